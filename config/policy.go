@@ -1,0 +1,145 @@
+// Package config decodes an owui policy (HCL) into a typed, validated Policy.
+//
+// Decoding is pure: it takes the policy's bytes and file name and returns a
+// Policy plus hcl.Diagnostics, each with a source range. Reading the file is
+// a thin wrapper (LoadFile).
+package config
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Consistency modes for a backup.
+const (
+	ConsistencyOnline = "online"
+	ConsistencyPause  = "pause"
+	ConsistencyStop   = "stop"
+)
+
+// Policy is a decoded, validated owui policy. Slices are sorted by name.
+type Policy struct {
+	// Filename is the name the policy was decoded under, for diagnostics.
+	Filename string
+	// Location is the time zone retention buckets are computed in: the
+	// policy's time_zone attribute, else the TZ environment (time.Local).
+	Location  *time.Location
+	Instances []*Instance
+	Targets   []*Target
+	Backups   []*Backup
+	Notifies  []*Notify
+}
+
+// Instance is an Open WebUI data source.
+type Instance struct {
+	Name string
+	// DataDir is the absolute or policy-relative path of the data directory.
+	DataDir string
+	// DockerVolume names a Docker volume holding the data directory.
+	DockerVolume string
+	// Container names the Open WebUI container (needed for pause and stop).
+	Container string
+	DeclRange hcl.Range
+}
+
+// Target is a place snapshots are copied to: an rclone remote, connection
+// string or local path.
+type Target struct {
+	Name   string
+	Remote string
+	// Crypt, when set, wraps the remote in rclone crypt.
+	Crypt     *Crypt
+	DeclRange hcl.Range
+}
+
+// Crypt holds client-side encryption settings. Its fields are secrets: they
+// never appear in plans, logs, state or manifests.
+type Crypt struct {
+	Password string
+	// Salt is rclone crypt's optional second password (password2).
+	Salt string
+}
+
+// Backup is one backup rule: which instance goes to which targets, when and
+// how many snapshots are kept.
+type Backup struct {
+	Name     string
+	Instance string   // name of an Instance in the same Policy
+	To       []string // names of Targets, in policy order
+	// Every is the interval between snapshots; zero when Schedule is used.
+	Every time.Duration
+	// Schedule is the schedule expression as written ("daily", "0 3 * * *");
+	// empty when Every is used.
+	Schedule string
+	// Cron is Schedule parsed; nil when Every is used.
+	Cron    Schedule
+	Include []string // doublestar globs relative to the data dir; empty means all
+	Exclude []string // doublestar globs relative to the data dir
+	// Consistency is one of ConsistencyOnline, ConsistencyPause, ConsistencyStop.
+	Consistency string
+	// Keep is nil when the backup has no keep block: every snapshot is kept.
+	Keep      *Keep
+	DeclRange hcl.Range
+}
+
+// Schedule is a parsed schedule: Next returns the first slot strictly after t.
+type Schedule interface {
+	Next(t time.Time) time.Time
+}
+
+// Keep is a retention policy with restic forget semantics. A count of -1
+// means unlimited; 0 means the rule is unused.
+type Keep struct {
+	Last    int
+	Hourly  int
+	Daily   int
+	Weekly  int
+	Monthly int
+	Yearly  int
+	// Within keeps every snapshot newer than the newest one minus Within.
+	Within Within
+}
+
+// Within is restic's duration form "1y6m2d12h" (m = months).
+type Within struct {
+	Years, Months, Days, Hours int
+}
+
+// Notify sends notifications about runs.
+type Notify struct {
+	Name      string
+	URL       string
+	On        []string
+	DeclRange hcl.Range
+}
+
+// Instance returns the named instance, or nil.
+func (p *Policy) Instance(name string) *Instance {
+	for _, i := range p.Instances {
+		if i.Name == name {
+			return i
+		}
+	}
+	return nil
+}
+
+// Target returns the named target, or nil.
+func (p *Policy) Target(name string) *Target {
+	for _, t := range p.Targets {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Backup returns the named backup, or nil.
+func (p *Policy) Backup(name string) *Backup {
+	for _, b := range p.Backups {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}

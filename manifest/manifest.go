@@ -1,0 +1,127 @@
+// Package manifest defines owui-manifest.json, the file written last into a
+// snapshot: a snapshot is complete if and only if its manifest exists and
+// parses.
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// FileName is the manifest's name inside a snapshot directory.
+const FileName = "owui-manifest.json"
+
+// FormatVersion is the manifest format this owui writes and reads.
+const FormatVersion = "1"
+
+// Manifest describes one complete snapshot.
+type Manifest struct {
+	FormatVersion string    `json:"format_version"`
+	Backup        string    `json:"backup"`
+	Snapshot      string    `json:"snapshot"`
+	CreatedAt     time.Time `json:"created_at"`
+	Instance      string    `json:"instance"`
+	Consistency   string    `json:"consistency"`
+	OwuiVersion   string    `json:"owui_version"`
+	Files         []File    `json:"files"`
+}
+
+// File is one file of a snapshot. Path is slash-separated and relative to
+// the snapshot directory.
+type File struct {
+	Path   string  `json:"path"`
+	Size   int64   `json:"size"`
+	SHA256 string  `json:"sha256"`
+	SQLite *SQLite `json:"sqlite,omitempty"`
+}
+
+// SQLite records how a SQLite file was copied and what the copy holds.
+type SQLite struct {
+	IntegrityCheck string `json:"integrity_check"`
+	JournalMode    string `json:"journal_mode,omitempty"`
+	PageCount      int64  `json:"page_count,omitempty"`
+	Method         string `json:"method,omitempty"`
+}
+
+// TotalSize is the sum of the sizes of the manifest's files.
+func (m *Manifest) TotalSize() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.Size
+	}
+	return n
+}
+
+// Encode returns the manifest as indented JSON.
+func (m *Manifest) Encode() ([]byte, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode parses and validates a manifest.
+func Decode(data []byte) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode manifest: %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// ErrUnsafePath is returned for a manifest path that is absolute or escapes
+// the snapshot directory.
+var ErrUnsafePath = errors.New("unsafe path in manifest")
+
+// Validate checks the manifest's required fields and that every file path is
+// a clean relative path inside the snapshot.
+func (m *Manifest) Validate() error {
+	if m.FormatVersion != FormatVersion {
+		return fmt.Errorf("validate manifest: unsupported format_version %q", m.FormatVersion)
+	}
+	if m.Backup == "" || m.Snapshot == "" || m.CreatedAt.IsZero() {
+		return errors.New("validate manifest: backup, snapshot and created_at are required")
+	}
+	seen := make(map[string]bool, len(m.Files))
+	for _, f := range m.Files {
+		if err := CheckPath(f.Path); err != nil {
+			return err
+		}
+		if f.Path == FileName {
+			return fmt.Errorf("validate manifest: file list names the manifest itself")
+		}
+		if seen[f.Path] {
+			return fmt.Errorf("validate manifest: %q listed twice", f.Path)
+		}
+		seen[f.Path] = true
+		if f.Size < 0 || len(f.SHA256) != 64 {
+			return fmt.Errorf("validate manifest: %q has a bad size or sha256", f.Path)
+		}
+	}
+	return nil
+}
+
+// CheckPath rejects paths that are empty, absolute, not clean, or that climb
+// out of the snapshot directory.
+func CheckPath(p string) error {
+	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") ||
+		path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") || p == "." {
+		return fmt.Errorf("%w: %q", ErrUnsafePath, p)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+// Package planner decides what an apply does: Plan(policy, observed, now)
+// returns the snapshot, prune and repair actions, each with its reason. It
+// never touches the clock, disk or network.
+package planner
+
+import "time"
+
+// Kind is what an action does.
+type Kind string
+
+// Action kinds, as they appear in plan JSON.
+const (
+	KindSnapshot Kind = "snapshot"
+	KindPrune    Kind = "prune"
+	KindRepair   Kind = "repair"
+	KindVerify   Kind = "verify"
+)
+
+// Status is what is known of an observed snapshot.
+type Status string
+
+// Snapshot statuses.
+const (
+	// StatusComplete: the manifest exists on the target and parses.
+	StatusComplete Status = "complete"
+	// StatusIncomplete: the target holds the directory but no valid manifest
+	// (an interrupted apply's leftovers).
+	StatusIncomplete Status = "incomplete"
+	// StatusMissing: state records the snapshot complete but the target
+	// no longer holds its manifest.
+	StatusMissing Status = "missing"
+)
+
+// Snapshot is one snapshot as observed on a target (or recorded in state).
+type Snapshot struct {
+	Backup    string
+	Target    string
+	ID        string // e.g. 2026-11-26T030000Z
+	CreatedAt time.Time
+	Status    Status
+}
+
+// Observed is what the planner knows of the world: the snapshots on every
+// target (after refresh) or as recorded in state.
+type Observed struct {
+	Snapshots []Snapshot
+}
+
+// Action is one step of a plan.
+type Action struct {
+	Kind   Kind
+	Backup string
+	Target string
+	// Snapshot and CreatedAt name the existing snapshot for prune, repair and
+	// verify; they are empty for snapshot actions.
+	Snapshot  string
+	CreatedAt time.Time
+	// Status is the observed status of the snapshot a repair acts on.
+	Status Status
+	Reason string
+}
+
+// Kept is a snapshot retention keeps, with every rule that keeps it.
+type Kept struct {
+	Backup    string
+	Target    string
+	Snapshot  string
+	CreatedAt time.Time
+	Reasons   []string
+}
+
+// Plan is the planner's output: ordered actions plus what retention keeps.
+type Plan struct {
+	Now     time.Time
+	Actions []Action
+	Kept    []Kept
+}
