@@ -22,8 +22,9 @@ const (
 type Policy struct {
 	// Filename is the name the policy was decoded under, for diagnostics.
 	Filename string
-	// Location is the time zone retention buckets are computed in: the
-	// policy's time_zone attribute, else the TZ environment (time.Local).
+	// Location is the time zone schedules and retention buckets are computed
+	// in: the policy's time_zone attribute, else DecodeOptions.DefaultLocation,
+	// else time.Local (which honours TZ).
 	Location  *time.Location
 	Instances []*Instance
 	Targets   []*Target
@@ -34,7 +35,9 @@ type Policy struct {
 // Instance is an Open WebUI data source.
 type Instance struct {
 	Name string
-	// DataDir is the absolute or policy-relative path of the data directory.
+	// DataDir is the cleaned path of the data directory, made absolute
+	// against DecodeOptions.BaseDir when written relative. Empty when
+	// DockerVolume is set.
 	DataDir string
 	// DockerVolume names a Docker volume holding the data directory.
 	DockerVolume string
@@ -46,7 +49,10 @@ type Instance struct {
 // Target is a place snapshots are copied to: an rclone remote, connection
 // string or local path.
 type Target struct {
-	Name   string
+	Name string
+	// Remote is the rclone remote ("b2:bucket/path"), connection string
+	// (":s3,provider=Minio:bucket") or local path as written; a relative local
+	// path is made absolute against DecodeOptions.BaseDir (see IsLocal).
 	Remote string
 	// Crypt, when set, wraps the remote in rclone crypt.
 	Crypt     *Crypt
@@ -75,7 +81,9 @@ type Backup struct {
 	// Cron is Schedule parsed; nil when Every is used.
 	Cron    Schedule
 	Include []string // doublestar globs relative to the data dir; empty means all
-	Exclude []string // doublestar globs relative to the data dir
+	// Exclude holds doublestar globs relative to the data dir; DefaultExclude
+	// when the policy sets no exclude (an explicit list replaces it).
+	Exclude []string
 	// Consistency is one of ConsistencyOnline, ConsistencyPause, ConsistencyStop.
 	Consistency string
 	// Keep is nil when the backup has no keep block: every snapshot is kept.
@@ -108,8 +116,12 @@ type Within struct {
 
 // Notify sends notifications about runs.
 type Notify struct {
-	Name      string
-	URL       string
+	Name string
+	// URL is a shoutrrr-style or http(s) URL. It may carry tokens: treat it
+	// as a secret.
+	URL string
+	// On lists the events to notify about, sorted: NotifyOnFailure and/or
+	// NotifyOnSuccess; [NotifyOnFailure] when the policy sets none.
 	On        []string
 	DeclRange hcl.Range
 }
@@ -143,3 +155,16 @@ func (p *Policy) Backup(name string) *Backup {
 	}
 	return nil
 }
+
+// Notify returns the named notify block, or nil.
+func (p *Policy) Notify(name string) *Notify {
+	for _, n := range p.Notifies {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// IsZero reports whether k sets no rule.
+func (k Keep) IsZero() bool { return k == Keep{} }

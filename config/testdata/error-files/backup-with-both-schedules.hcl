@@ -1,0 +1,14 @@
+instance "main" {
+  data_dir = "/opt/open-webui"
+}
+
+target "nas" {
+  remote = "/mnt/nas"
+}
+
+backup "daily" {
+  instance = instance.main
+  to       = [target.nas]
+  every    = "24h"
+  schedule = "daily" # ERROR: Conflicting schedule
+}

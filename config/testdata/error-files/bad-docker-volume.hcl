@@ -1,0 +1,3 @@
+instance "main" {
+  docker_volume = "open webui" # ERROR: Invalid Docker volume name
+}

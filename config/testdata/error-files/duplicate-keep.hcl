@@ -1,0 +1,19 @@
+instance "main" {
+  data_dir = "/opt/open-webui"
+}
+
+target "nas" {
+  remote = "/mnt/nas"
+}
+
+backup "daily" {
+  instance = instance.main
+  to       = [target.nas]
+  every    = "24h"
+  keep {
+    last = 7
+  }
+  keep { # ERROR: Duplicate keep block
+    last = 3
+  }
+}

@@ -1,0 +1,7 @@
+target "nas" {
+  remote = "/mnt/nas/a"
+}
+
+target "nas" { # ERROR: Duplicate target name
+  remote = "/mnt/nas/b"
+}

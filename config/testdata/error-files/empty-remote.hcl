@@ -1,0 +1,3 @@
+target "nas" {
+  remote = "" # ERROR: Empty remote
+}

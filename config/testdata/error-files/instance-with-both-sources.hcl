@@ -1,0 +1,4 @@
+instance "main" {
+  data_dir      = "/opt/open-webui"
+  docker_volume = "open-webui" # ERROR: Conflicting data source
+}

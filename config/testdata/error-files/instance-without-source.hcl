@@ -1,0 +1,3 @@
+instance "main" { # ERROR: Missing data source
+  container = "open-webui"
+}

@@ -1,0 +1,2 @@
+target "nas" { # ERROR: Missing required argument
+}

@@ -1,0 +1,4 @@
+instance "main" {
+  data_dir = "/opt/open-webui"
+  container = = "open-webui" # ERROR: Invalid expression
+}

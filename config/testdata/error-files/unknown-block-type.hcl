@@ -1,0 +1,6 @@
+instance "main" {
+  data_dir = "/opt/open-webui"
+}
+
+resource "x" { # ERROR: Unsupported block type
+}

@@ -1,0 +1,9 @@
+notify "ops" {
+  url = "ntfy://ntfy.sh/my-owui"
+  on  = ["failure", "sometimes"] # ERROR: Unknown notify event
+}
+
+notify "none" {
+  url = "ntfy://ntfy.sh/my-owui"
+  on  = [] # ERROR: Empty notify events
+}

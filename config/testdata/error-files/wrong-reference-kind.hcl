@@ -1,0 +1,9 @@
+instance "main" {
+  data_dir = "/opt/open-webui"
+}
+
+backup "daily" {
+  instance = instance.main
+  to       = [instance.main] # ERROR: Invalid reference
+  every    = "24h"
+}
