@@ -67,6 +67,10 @@ type Kept struct {
 	Snapshot  string
 	CreatedAt time.Time
 	Reasons   []string
+	// Planned is true for the snapshot this plan's snapshot action creates;
+	// retention counts it so that the plan's prunes are the ones a second
+	// plan after apply would make.
+	Planned bool
 }
 
 // Plan is the planner's output: ordered actions plus what retention keeps.

@@ -1,0 +1,95 @@
+package planner
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// RenderOptions configures RenderText.
+type RenderOptions struct {
+	// Color adds ANSI colors; the caller decides (TTY, --no-color, NO_COLOR).
+	Color bool
+}
+
+// ANSI escapes used when RenderOptions.Color is set.
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+)
+
+// actionStyles are the symbol, color and summary order of each action kind.
+var actionStyles = []struct {
+	kind   Kind
+	symbol string
+	color  string
+}{
+	{KindSnapshot, "+", ansiGreen},
+	{KindPrune, "-", ansiRed},
+	{KindRepair, "~", ansiYellow},
+	{KindVerify, "?", ansiCyan},
+}
+
+// RenderText writes the human form of a plan, Terraform style: a header, a
+// legend of the symbols in use, one line per action with its reason, and a
+// summary. It reads only the JSON form, so text and JSON never disagree. It
+// returns the first write error.
+func RenderText(w io.Writer, jp JSONPlan, opts RenderOptions) error {
+	paint := func(color, s string) string {
+		if !opts.Color {
+			return s
+		}
+		return color + s + ansiReset
+	}
+	var sb strings.Builder
+	if len(jp.Actions) == 0 {
+		sb.WriteString(paint(ansiBold, "No changes.") + " Backups match the policy.\n")
+		_, err := io.WriteString(w, sb.String())
+		return err
+	}
+
+	counts := map[Kind]int{}
+	for _, a := range jp.Actions {
+		counts[Kind(a.Action)]++
+	}
+	fmt.Fprintf(&sb, "owui plan at %s\n\nActions are shown with these symbols:\n", jp.Now)
+	for _, st := range actionStyles {
+		if counts[st.kind] > 0 {
+			fmt.Fprintf(&sb, "  %s %s\n", paint(st.color, st.symbol), st.kind)
+		}
+	}
+	sb.WriteString("\nowui will perform the following actions:\n\n")
+	for _, a := range jp.Actions {
+		symbol, color := "*", ansiBold
+		for _, st := range actionStyles {
+			if string(st.kind) == a.Action {
+				symbol, color = st.symbol, st.color
+			}
+		}
+		fmt.Fprintf(&sb, "  %s %s\n", paint(color, symbol), actionLine(a))
+		fmt.Fprintf(&sb, "    reason: %s\n", a.Reason)
+	}
+
+	fmt.Fprintf(&sb, "\n%s %d to snapshot, %d to prune, %d to repair",
+		paint(ansiBold, "Plan:"), counts[KindSnapshot], counts[KindPrune], counts[KindRepair])
+	if n := counts[KindVerify]; n > 0 {
+		fmt.Fprintf(&sb, ", %d to verify", n)
+	}
+	sb.WriteString(".\n")
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
+// actionLine names what an action acts on: a new snapshot goes to a target
+// ("snapshot daily → b2"); the others act on an existing one, named by its
+// path under the target ("prune daily/2026-11-01T030000Z on b2").
+func actionLine(a JSONAction) string {
+	if a.Snapshot == "" {
+		return fmt.Sprintf("%s %s → %s", a.Action, a.Backup, a.Target)
+	}
+	return fmt.Sprintf("%s %s/%s on %s", a.Action, a.Backup, a.Snapshot, a.Target)
+}
