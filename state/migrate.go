@@ -1,0 +1,116 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations are the schema's history. Migration i+1 is migrations[i]; each
+// runs once, in order, in its own transaction together with its row in
+// schema_migrations. Append only: never edit a migration that has shipped.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE snapshots (
+	backup      TEXT NOT NULL,
+	target      TEXT NOT NULL,
+	id          TEXT NOT NULL,
+	created_at  TEXT NOT NULL,
+	bytes       INTEGER NOT NULL DEFAULT 0,
+	files       INTEGER NOT NULL DEFAULT 0,
+	complete    INTEGER NOT NULL DEFAULT 0,
+	recorded_at TEXT NOT NULL,
+	PRIMARY KEY (backup, target, id)
+) WITHOUT ROWID;
+CREATE INDEX snapshots_target ON snapshots (target, backup);
+
+CREATE TABLE runs (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	command    TEXT NOT NULL,
+	started_at TEXT NOT NULL,
+	ended_at   TEXT NOT NULL DEFAULT '',
+	result     TEXT NOT NULL DEFAULT '',
+	error      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX runs_command ON runs (command, id);
+
+CREATE TABLE file_hashes (
+	path     TEXT PRIMARY KEY,
+	size     INTEGER NOT NULL,
+	mtime_ns INTEGER NOT NULL,
+	inode    INTEGER NOT NULL,
+	sha256   TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE lock (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	pid        INTEGER NOT NULL,
+	host       TEXT NOT NULL,
+	started_at TEXT NOT NULL,
+	command    TEXT NOT NULL,
+	token      TEXT NOT NULL
+);
+`,
+}
+
+// SchemaVersion is the schema version this owui writes.
+var SchemaVersion = len(migrations)
+
+// migrate applies the migrations the database has not seen. Two processes
+// opening a new state at once are serialised by the IMMEDIATE transactions;
+// the loser re-reads the version inside its transaction and skips.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	applied_at TEXT NOT NULL
+)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for v := 1; v <= len(migrations); v++ {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			cur, err := schemaVersion(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if cur > len(migrations) {
+				return fmt.Errorf("state schema version %d is newer than this owui knows (%d): upgrade owui", cur, len(migrations))
+			}
+			if cur >= v {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+				return fmt.Errorf("apply migration %d: %w", v, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+				v, formatTime(time.Now())); err != nil {
+				return fmt.Errorf("record migration %d: %w", v, err)
+			}
+			_, err = tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queryer is what *sql.DB and *sql.Tx share.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func schemaVersion(ctx context.Context, q queryer) (int, error) {
+	var v sql.NullInt64
+	if err := q.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+// Version is the schema version the database is at.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	return schemaVersion(ctx, s.db)
+}
