@@ -1,0 +1,202 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rclone/rclone/backend/crypt"
+	"github.com/rclone/rclone/fs"
+	"github.com/rclone/rclone/fs/object"
+	"github.com/rclone/rclone/fs/operations"
+
+	"github.com/owui/owui/manifest"
+)
+
+// maxManifestSize bounds what ReadManifest reads: a manifest lists files,
+// it is never anywhere near this big.
+const maxManifestSize = 256 << 20
+
+// Listing is one snapshot directory found on a target.
+type Listing struct {
+	ID string
+	// Manifest is the parsed manifest, nil when the snapshot is incomplete.
+	Manifest *manifest.Manifest
+	// Problem says why the snapshot is incomplete (missing or unparsable
+	// manifest); empty when it is complete.
+	Problem string
+}
+
+// Complete reports whether the snapshot has a manifest that parses.
+func (l Listing) Complete() bool { return l.Manifest != nil }
+
+// errNoManifest marks a snapshot directory without a manifest.
+var errNoManifest = errors.New("no " + manifest.FileName)
+
+// errBadManifest marks a manifest that exists but does not parse.
+var errBadManifest = errors.New("unparsable " + manifest.FileName)
+
+// ListSnapshots lists the snapshot directories of backup, sorted by ID,
+// skipping names that start with "." (owui's own). A backup with no
+// directory yet has no snapshots. Only a missing or unparsable manifest makes
+// a snapshot incomplete; any other failure to read one fails the listing,
+// so that a flaky network never makes complete snapshots look repairable.
+func (t *Target) ListSnapshots(ctx context.Context, backup string) ([]Listing, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("list snapshots of %s on target %s: %w", backup, t.name, err)
+	}
+	if _, err := remotePath(backup, "x", ""); err != nil {
+		return nil, wrap(err)
+	}
+	entries, err := t.f.List(ctx, backup)
+	if errors.Is(err, fs.ErrorDirNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var out []Listing
+	for _, e := range entries {
+		d, ok := e.(fs.Directory)
+		if !ok {
+			continue
+		}
+		id := path2base(d.Remote())
+		if strings.HasPrefix(id, ".") {
+			continue
+		}
+		l := Listing{ID: id}
+		m, err := t.readManifest(ctx, backup, id)
+		switch {
+		case err == nil:
+			l.Manifest = m
+		case errors.Is(err, errNoManifest), errors.Is(err, errBadManifest):
+			l.Problem = err.Error()
+		default:
+			return nil, wrap(err)
+		}
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func path2base(remote string) string {
+	if i := strings.LastIndexByte(remote, '/'); i >= 0 {
+		return remote[i+1:]
+	}
+	return remote
+}
+
+// ReadManifest reads and parses the manifest of snapshot id.
+func (t *Target) ReadManifest(ctx context.Context, backup, id string) (*manifest.Manifest, error) {
+	m, err := t.readManifest(ctx, backup, id)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest of snapshot %s/%s on target %s: %w", backup, id, t.name, err)
+	}
+	return m, nil
+}
+
+func (t *Target) readManifest(ctx context.Context, backup, id string) (*manifest.Manifest, error) {
+	remote, err := remotePath(backup, id, manifest.FileName)
+	if err != nil {
+		return nil, err
+	}
+	o, err := t.f.NewObject(ctx, remote)
+	if errors.Is(err, fs.ErrorObjectNotFound) || errors.Is(err, fs.ErrorIsDir) {
+		return nil, errNoManifest
+	}
+	if err != nil {
+		return nil, err
+	}
+	in, err := operations.Open(ctx, o)
+	if err != nil {
+		return nil, classifyRead(err)
+	}
+	data, err := io.ReadAll(io.LimitReader(in, maxManifestSize+1))
+	cerr := in.Close()
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, classifyRead(err)
+	}
+	if len(data) > maxManifestSize {
+		return nil, fmt.Errorf("%w: larger than %d bytes", errBadManifest, maxManifestSize)
+	}
+	m, err := manifest.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadManifest, err)
+	}
+	return m, nil
+}
+
+// classifyRead turns crypt's "this is not what was encrypted" errors into
+// errBadManifest: the manifest is there but its content is damaged.
+func classifyRead(err error) error {
+	for _, bad := range []error{crypt.ErrorEncryptedFileTooShort, crypt.ErrorEncryptedFileBadHeader,
+		crypt.ErrorEncryptedBadMagic, crypt.ErrorEncryptedBadBlock} {
+		if errors.Is(err, bad) {
+			return fmt.Errorf("%w: %w", errBadManifest, err)
+		}
+	}
+	return err
+}
+
+// PutManifest writes m as the manifest of snapshot id, which makes the
+// snapshot complete: callers write it after every file is in place.
+func (t *Target) PutManifest(ctx context.Context, backup, id string, m *manifest.Manifest) error {
+	wrap := func(err error) error {
+		return fmt.Errorf("write manifest of snapshot %s/%s on target %s: %w", backup, id, t.name, err)
+	}
+	remote, err := remotePath(backup, id, manifest.FileName)
+	if err != nil {
+		return wrap(err)
+	}
+	data, err := m.Encode()
+	if err != nil {
+		return wrap(err)
+	}
+	if err := t.unlinkLocal(remote); err != nil {
+		return wrap(err)
+	}
+	src := object.NewMemoryObject(remote, time.Now(), data)
+	if _, err := operations.Copy(ctx, t.f, nil, remote, &countingObject{Object: src, n: &t.stats.bytesUploaded}); err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+// DeleteSnapshot removes snapshot id and everything in it. A snapshot that
+// is half there, or already gone, is fine.
+func (t *Target) DeleteSnapshot(ctx context.Context, backup, id string) error {
+	wrap := func(err error) error {
+		return fmt.Errorf("delete snapshot %s/%s on target %s: %w", backup, id, t.name, err)
+	}
+	remote, err := remotePath(backup, id, "")
+	if err != nil {
+		return wrap(err)
+	}
+	if _, err := t.f.List(ctx, remote); errors.Is(err, fs.ErrorDirNotFound) {
+		return nil // already gone, or never made
+	}
+	// The manifest goes first: a delete cut short leaves an incomplete
+	// snapshot, never a "complete" one with files missing.
+	mremote, _ := remotePath(backup, id, manifest.FileName)
+	if o, err := t.f.NewObject(ctx, mremote); err == nil {
+		if err := operations.DeleteFile(ctx, o); err != nil {
+			return wrap(err)
+		}
+	} else if !errors.Is(err, fs.ErrorObjectNotFound) && !errors.Is(err, fs.ErrorDirNotFound) {
+		return wrap(err)
+	}
+	err = operations.Purge(ctx, t.f, remote)
+	if err != nil && !errors.Is(err, fs.ErrorDirNotFound) {
+		return wrap(err)
+	}
+	return nil
+}
