@@ -136,8 +136,16 @@ func (e *Env) sendTo(ctx context.Context, b *config.Backup, tname string, s *sta
 		return wrap(err)
 	}
 	for _, sn := range obs.Snapshots {
-		if sn.Backup == b.Name && sn.Target == tname && sn.ID == id {
+		if sn.Backup != b.Name || sn.Target != tname || sn.ID != id {
+			continue
+		}
+		if sn.Status == planner.StatusComplete {
 			return wrap(errAlreadyExists)
+		}
+		// Leftovers under the same id (an apply killed within the same
+		// second): clear them so no stale file joins the new snapshot.
+		if err := t.DeleteSnapshot(ctx, b.Name, id); err != nil {
+			return wrap(err)
 		}
 	}
 	var pm *manifest.Manifest

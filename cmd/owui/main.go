@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/rclone/rclone/lib/atexit"
 	"golang.org/x/term"
 )
 
@@ -15,6 +16,11 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	// rclone would otherwise catch SIGINT and SIGTERM itself and exit at
+	// once, skipping owui's cleanup (partial snapshot, staging, lock, and the
+	// container undo); owui cancels its context instead and runs rclone's
+	// exit handlers when it is done.
+	atexit.IgnoreSignals()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s := streams{
@@ -24,5 +30,8 @@ func main() {
 		InTTY: term.IsTerminal(int(os.Stdin.Fd())),
 		TTY:   term.IsTerminal(int(os.Stdout.Fd())),
 	}
-	os.Exit(run(ctx, os.Args[1:], s))
+	code := run(ctx, os.Args[1:], s)
+	stop()
+	atexit.Run()
+	os.Exit(code)
 }

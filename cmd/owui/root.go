@@ -95,6 +95,7 @@ func newRootCmd(s streams) *cobra.Command {
 		newRefreshCmd(g, s),
 		newRestoreCmd(g, s),
 		newDemoCmd(g, s),
+		newSampleCmd(s),
 	)
 	return root
 }
