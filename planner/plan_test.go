@@ -3,7 +3,6 @@ package planner
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -247,12 +246,8 @@ func renderPlanGolden(t *testing.T, p Plan) string {
 		t.Fatal(err)
 	}
 	sb.WriteString("-- kept --\n")
-	for _, k := range p.Kept {
-		planned := ""
-		if k.Planned {
-			planned = " (planned)"
-		}
-		fmt.Fprintf(&sb, "%s → %s  %s%s  %s\n", k.Backup, k.Target, k.Snapshot, planned, strings.Join(k.Reasons, ", "))
+	if err := RenderKept(&sb, p.Kept); err != nil {
+		t.Fatal(err)
 	}
 	return sb.String()
 }

@@ -93,3 +93,18 @@ func actionLine(a JSONAction) string {
 	}
 	return fmt.Sprintf("%s %s/%s on %s", a.Action, a.Backup, a.Snapshot, a.Target)
 }
+
+// RenderKept writes what retention keeps, one snapshot a line with every
+// rule that keeps it; the snapshot a due plan will make is marked planned.
+func RenderKept(w io.Writer, kept []Kept) error {
+	for _, k := range kept {
+		planned := ""
+		if k.Planned {
+			planned = " (planned)"
+		}
+		if _, err := fmt.Fprintf(w, "%s → %s  %s%s  %s\n", k.Backup, k.Target, k.Snapshot, planned, strings.Join(k.Reasons, ", ")); err != nil {
+			return err
+		}
+	}
+	return nil
+}

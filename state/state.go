@@ -33,6 +33,11 @@ type Store struct {
 // Open opens (creating where needed) the state database in dir and brings its
 // schema up to date.
 func Open(dir string) (*Store, error) {
+	// SQLite URIs need an absolute path: a relative one reads as an authority.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open state: %w", err)
 	}

@@ -577,3 +577,16 @@ func TestLockIsOneTransaction(t *testing.T) {
 		t.Errorf("%d stores got the lock, want 1", wins)
 	}
 }
+
+// TestOpenRelativeDir: --state .owui is the common case.
+func TestOpenRelativeDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	s, err := Open(".owui")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Snapshots(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}

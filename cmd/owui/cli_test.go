@@ -191,3 +191,38 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo did not report the comparison:\n%s", out)
 	}
 }
+
+// TestRelativePaths runs from the policy's directory with every path
+// relative, as a user with owui.hcl in the current directory does.
+func TestRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	genInstance(t, dir)
+	writePolicy(t, dir, `
+instance "main" {
+  data_dir = "instance"
+}
+target "local" {
+  remote = "backups"
+}
+backup "daily" {
+  instance = instance.main
+  to       = [target.local]
+  every    = "1d"
+}
+`)
+	t.Chdir(filepath.Dir(dir))
+	rel := filepath.Base(dir)
+	if code, out, errs := cli(t, "apply", "--auto-approve", "--chdir", rel); code != 0 {
+		t.Fatalf("apply --chdir: exit %d\n%s%s", code, out, errs)
+	}
+	t.Chdir(dir)
+	if code, out, errs := cli(t, "plan", "--detailed-exitcode"); code != 0 {
+		t.Fatalf("plan in the policy's directory: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli(t, "restore", "daily", "--to", "restored"); code != 0 {
+		t.Fatalf("restore: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "restored", "webui.db")); err != nil {
+		t.Fatal(err)
+	}
+}

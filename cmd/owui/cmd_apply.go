@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"time"
@@ -103,7 +104,11 @@ func runApply(ctx context.Context, g *globalOptions, opts applyOptions, s stream
 		now = time.Now().UTC()
 	}
 	res := ss.env.Apply(ctx, plan, obs, now)
-	printSummary(s, res, ss.env.BytesSent())
+	summary := s.Out
+	if g.JSON {
+		summary = s.Err // keep standard output one JSON document
+	}
+	printSummary(summary, res, ss.env.BytesSent())
 	return res.Err()
 }
 
@@ -131,7 +136,7 @@ func confirm(s streams) error {
 	return nil
 }
 
-func printSummary(s streams, res *executor.Result, sent int64) {
+func printSummary(w io.Writer, res *executor.Result, sent int64) {
 	var snaps, prunes, repairs, failed, skipped int
 	for _, o := range res.Outcomes {
 		switch {
@@ -147,6 +152,6 @@ func printSummary(s streams, res *executor.Result, sent int64) {
 			repairs++
 		}
 	}
-	fmt.Fprintf(s.Out, "\nApply complete: %d snapshotted, %d pruned, %d repaired, %d failed, %d skipped; %s uploaded.\n",
+	fmt.Fprintf(w, "\nApply complete: %d snapshotted, %d pruned, %d repaired, %d failed, %d skipped; %s uploaded.\n",
 		snaps, prunes, repairs, failed, skipped, executor.HumanBytes(sent))
 }

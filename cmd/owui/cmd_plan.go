@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -71,6 +72,12 @@ func showPlan(g *globalOptions, s streams, plan planner.Plan) error {
 		enc := json.NewEncoder(s.Out)
 		return enc.Encode(jp)
 	}
-	planner.RenderText(s.Out, jp, planner.RenderOptions{Color: g.color(s)})
+	if err := planner.RenderText(s.Out, jp, planner.RenderOptions{Color: g.color(s)}); err != nil {
+		return err
+	}
+	if g.Verbose && len(plan.Kept) > 0 {
+		fmt.Fprintln(s.Out, "\nRetention keeps:")
+		return planner.RenderKept(s.Out, plan.Kept)
+	}
 	return nil
 }

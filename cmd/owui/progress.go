@@ -52,6 +52,7 @@ func (h *cliHooks) Progress(backup, target string, done, total int64) {
 			progressbar.OptionSetWriter(h.w),
 			progressbar.OptionSetDescription(key),
 			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish(),

@@ -343,6 +343,10 @@ func removeFile(path string) error {
 // fileURI makes a SQLite URI for path. Escaping keeps a '?' or '#' in the
 // path from being read as the start of the query.
 func fileURI(path string, q url.Values) string {
+	// A relative path would read as the URI's authority.
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)}
 	if q != nil {
 		u.RawQuery = q.Encode()
