@@ -226,3 +226,25 @@ backup "daily" {
 		t.Fatal(err)
 	}
 }
+
+// TestApplyAsksOnTerminal: on a terminal apply proceeds only on "yes".
+func TestApplyAsksOnTerminal(t *testing.T) {
+	_, f := minimalPolicy(t)
+	for _, answer := range []string{"no\n", "yes\n"} {
+		var out, errb strings.Builder
+		code := run(t.Context(), append(f, "apply"), streams{In: strings.NewReader(answer), Out: &out, Err: &errb, InTTY: true})
+		switch answer {
+		case "no\n":
+			if code != 1 || !strings.Contains(errb.String(), "apply cancelled") {
+				t.Fatalf("answer no: exit %d, stderr %s", code, errb.String())
+			}
+		case "yes\n":
+			if code != 0 || !strings.Contains(out.String(), "Apply complete: 1 snapshotted") {
+				t.Fatalf("answer yes: exit %d\n%s%s", code, out.String(), errb.String())
+			}
+		}
+		if !strings.Contains(out.String(), "Only 'yes' will be accepted") {
+			t.Errorf("no prompt shown:\n%s", out.String())
+		}
+	}
+}

@@ -42,6 +42,8 @@ func newApplyCmd(g *globalOptions, s streams) *cobra.Command {
 var errStalePlan = errors.New("the policy or the targets changed since the plan was saved; run owui plan again")
 
 func runApply(ctx context.Context, g *globalOptions, opts applyOptions, s streams) (err error) {
+	// now is when the plan is made as of; new snapshots are stamped with
+	// --now or, without it, the clock when they are made.
 	now, err := g.now()
 	if err != nil {
 		return err
@@ -100,10 +102,11 @@ func runApply(ctx context.Context, g *globalOptions, opts applyOptions, s stream
 			return err
 		}
 	}
-	if g.Now == "" && saved == nil {
-		now = time.Now().UTC()
+	stamp, err := g.now()
+	if err != nil {
+		return err
 	}
-	res := ss.env.Apply(ctx, plan, obs, now)
+	res := ss.env.Apply(ctx, plan, obs, stamp)
 	summary := s.Out
 	if g.JSON {
 		summary = s.Err // keep standard output one JSON document
