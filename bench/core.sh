@@ -256,7 +256,7 @@ bytes_cell() { # median of a byte column, in MiB, or "-"
 table_row() { # STEP TOOL LABEL
 	local wall rss
 	mapfile -t v < <(col "$1" "$2" 2)
-	wall=$(median "${v[@]}")
+	wall=$(awk -v s="$(median "${v[@]}")" 'BEGIN { printf "%.2f", s }')
 	mapfile -t v < <(col "$1" "$2" 3)
 	rss=$(awk -v k="$(median "${v[@]}")" 'BEGIN { printf "%.0f", k / 1024 }')
 	mapfile -t v < <(col "$1" "$2" 6)
