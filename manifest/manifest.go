@@ -28,7 +28,22 @@ type Manifest struct {
 	Instance      string    `json:"instance"`
 	Consistency   string    `json:"consistency"`
 	OwuiVersion   string    `json:"owui_version"`
-	Files         []File    `json:"files"`
+	// Captures says how each group of files that must be captured at one
+	// moment (vector_db/) was captured.
+	Captures []Capture `json:"captures,omitempty"`
+	Files    []File    `json:"files"`
+}
+
+// Capture records how a group of files was captured together.
+type Capture struct {
+	// Group is the directory captured as a unit, e.g. "vector_db".
+	Group string `json:"group"`
+	// Method is how: e.g. "online-quiet-copy" (copied while the app ran,
+	// verified unchanged before and after), "paused" or "stopped".
+	Method string `json:"method"`
+	// Attempts is how many captures it took until nothing changed during one.
+	Attempts int `json:"attempts"`
+	Files    int `json:"files"`
 }
 
 // File is one file of a snapshot. Path is slash-separated and relative to
@@ -45,7 +60,12 @@ type SQLite struct {
 	IntegrityCheck string `json:"integrity_check"`
 	JournalMode    string `json:"journal_mode,omitempty"`
 	PageCount      int64  `json:"page_count,omitempty"`
+	PageSize       int64  `json:"page_size,omitempty"`
 	Method         string `json:"method,omitempty"`
+	// SourceHoldMillis is how long the copy held its read transaction (and
+	// in rollback-journal modes, the lock that makes the app's writers wait)
+	// on the source.
+	SourceHoldMillis float64 `json:"source_hold_ms,omitempty"`
 }
 
 // TotalSize is the sum of the sizes of the manifest's files.
