@@ -43,6 +43,11 @@ type Env struct {
 	Version string
 	// Transfers is how many files are sent at once per target (default 4).
 	Transfers int
+	// OpenQuiescer returns what keeps backup b's instance quiet while its
+	// files are copied locally (Docker pause or stop). When it is nil or
+	// returns a nil Quiescer, online backups run with Online and pause or
+	// stop backups fail.
+	OpenQuiescer func(b *config.Backup) (Quiescer, error)
 
 	mu      sync.Mutex
 	targets map[string]*target.Target

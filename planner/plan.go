@@ -122,7 +122,7 @@ func planTarget(b *config.Backup, target string, snaps []Snapshot, loc *time.Loc
 	isDue, why := due(b, target, newest, haveNewest, loc, now)
 	candidates := complete
 	if isDue {
-		actions = append(actions, Action{Kind: KindSnapshot, Backup: b.Name, Target: target, Reason: why})
+		actions = append(actions, Action{Kind: KindSnapshot, Backup: b.Name, Target: target, Reason: why + "; " + CaptureReason(b.Consistency)})
 		created := now.UTC().Truncate(time.Second)
 		candidates = append(slices.Clip(complete), Snapshot{
 			Backup: b.Name, Target: target, ID: SnapshotID(created), CreatedAt: created, Status: StatusComplete,
@@ -161,6 +161,19 @@ func repairAction(s Snapshot, reason string) Action {
 	return Action{
 		Kind: KindRepair, Backup: s.Backup, Target: s.Target,
 		Snapshot: s.ID, CreatedAt: s.CreatedAt, Status: s.Status, Reason: reason,
+	}
+}
+
+// CaptureReason says how a snapshot of a backup with the given consistency
+// mode is captured; it ends the reason of every snapshot action.
+func CaptureReason(consistency string) string {
+	switch consistency {
+	case config.ConsistencyPause:
+		return "capture paused: the container is paused only while files are copied locally, not during the upload"
+	case config.ConsistencyStop:
+		return "capture stopped: the container is stopped only while files are copied locally, not during the upload"
+	default:
+		return "capture online: SQLite files copied in one read transaction each, vector_db/ copied whole and re-tried if it changes during the copy"
 	}
 }
 

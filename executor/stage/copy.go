@@ -64,6 +64,10 @@ func CopyQuiet(ctx context.Context, src, dst string, attempts int) (Copied, erro
 
 var errChanged = errors.New("changed during copy")
 
+// afterCopyHook, when set by a test, runs between the copy and the check
+// that the source did not change: a deterministic way to change it mid-copy.
+var afterCopyHook func(src string)
+
 func copyOnce(ctx context.Context, src, dst string) (_ Copied, err error) {
 	in, err := os.Open(src)
 	if err != nil {
@@ -100,6 +104,9 @@ func copyOnce(ctx context.Context, src, dst string) (_ Copied, err error) {
 	}
 	if err := out.Close(); err != nil {
 		return Copied{}, err
+	}
+	if afterCopyHook != nil {
+		afterCopyHook(src)
 	}
 	afterFD, err := in.Stat()
 	if err != nil {

@@ -32,26 +32,48 @@ type backuper interface {
 	NewBackup(dstURI string) (*sqlite.Backup, error)
 }
 
-// MethodBackupAPI is the manifest's name for a copy made with SQLite's
-// online backup API.
-const MethodBackupAPI = "backup-api"
+// Methods recorded in the manifest.
+const (
+	// MethodBackupAPI is a copy made with SQLite's online backup API, in
+	// one step: WAL-mode sources.
+	MethodBackupAPI = "backup-api"
+	// MethodSharedLockCopy is a byte copy of the file made in one
+	// sequential pass under a SHARED lock: rollback-journal sources.
+	MethodSharedLockCopy = "shared-lock-copy"
+)
 
-// SnapshotSQLite copies the SQLite database src to dst with SQLite's online
-// backup API and checks the copy. The source is opened read-only: owui never
-// writes to it, never checkpoints it, never changes its journal mode.
+// SnapshotSQLite copies the SQLite database src to dst and checks the copy.
+// The source is opened read-only: owui never writes to it, never
+// checkpoints it, never changes its journal mode.
 //
-// The copy is made in one backup step: a step-by-step backup restarts
-// whenever another connection commits to the source, so under a busy Open
-// WebUI it never finishes. One step reads the whole database in one read
-// transaction, which in WAL mode sees every commit made before it (those
-// still only in -wal included) and does not block writers; in DELETE mode
-// writers wait for it, up to their busy timeout.
+// How it copies depends on the source's journal mode, because the two
+// modes make a reader cost the application different things:
 //
-// dst is written under a temporary name and renamed into place once it is a
-// standalone database in journal mode DELETE, with no -wal or -shm beside it.
-// The result records the source's journal mode and the copy's page count
-// and integrity_check; the caller must refuse a copy whose IntegrityCheck is
-// not "ok".
+//   - Rollback journal (DELETE, TRUNCATE, PERSIST: Open WebUI 0.6.23–0.8.x,
+//     Chroma). A reader's SHARED lock keeps every writer from committing,
+//     and the application gives up after its busy timeout (5 s in Open
+//     WebUI). So the lock is held for exactly one sequential pass over the
+//     file: take SHARED (which also makes SQLite roll back a hot journal
+//     first, or refuse), copy the file's bytes with the kernel's
+//     copy_file_range where it can, check that the header's file change
+//     counter and the size did not move, release. See sharedLockCopy.
+//   - WAL (Open WebUI ≥ 0.9). Readers never block writers, so the copy
+//     uses the online backup API in one step: one read transaction that
+//     sees every commit made before it, those still only in -wal included.
+//     A step-by-step backup restarts whenever another connection commits,
+//     so under a busy Open WebUI it never finishes; one step always does.
+//     While the read transaction is open no checkpoint can reset -wal past
+//     it, so -wal grows by whatever the application writes meanwhile: the
+//     growth is bounded by the transaction's duration, SourceHoldMillis.
+//     A WAL database that no process has open is read as immutable (see
+//     backupTo), so that no -wal or -shm is created beside it.
+//
+// Either way dst is written under a temporary name, turned into a
+// standalone database in journal mode DELETE with no -wal or -shm beside
+// it, checked, and renamed into place; on error nothing is left. The result
+// records the source's journal mode, the method, how long the source was
+// held, and the copy's page count, page size and integrity_check; the
+// caller must refuse a copy whose IntegrityCheck is not "ok".
 func SnapshotSQLite(ctx context.Context, src, dst string) (*manifest.SQLite, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -73,7 +95,7 @@ func SnapshotSQLite(ctx context.Context, src, dst string) (*manifest.SQLite, err
 	if err := removeDatabase(tmp); err != nil {
 		return nil, fmt.Errorf("snapshot sqlite %s: %w", src, err)
 	}
-	mode, err := backupTo(ctx, src, tmp)
+	c, err := copySource(ctx, src, tmp)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("snapshot sqlite %s: %w", src, err), removeDatabase(tmp))
 	}
@@ -81,7 +103,9 @@ func SnapshotSQLite(ctx context.Context, src, dst string) (*manifest.SQLite, err
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("snapshot sqlite %s: check copy: %w", src, err), removeDatabase(tmp))
 	}
-	info.JournalMode = mode
+	info.JournalMode = c.journalMode
+	info.Method = c.method
+	info.SourceHoldMillis = float64(c.hold.Microseconds()) / 1000
 	// A stale -wal or -journal beside dst would be read as part of the copy.
 	if err := removeSideFiles(dst); err != nil {
 		return nil, errors.Join(fmt.Errorf("snapshot sqlite %s: %w", src, err), removeDatabase(tmp))
@@ -92,13 +116,51 @@ func SnapshotSQLite(ctx context.Context, src, dst string) (*manifest.SQLite, err
 	return info, nil
 }
 
+// copied says how copySource made its copy.
+type copied struct {
+	journalMode string // "wal" or "delete"
+	method      string
+	hold        time.Duration // how long the source was locked or read
+}
+
+// copySource copies src into the new file dst by the method its journal
+// mode calls for. The mode is read from the header (offsets 18 and 19: 2
+// means WAL; the rollback modes are a connection setting and read as
+// "delete"), and checked again under the lock: an application opening an
+// old database may switch it to WAL in between.
+func copySource(ctx context.Context, src, dst string) (copied, error) {
+	for attempt := 1; ; attempt++ {
+		wal, err := isWALFile(src)
+		if err != nil {
+			return copied{}, err
+		}
+		if wal {
+			hold, err := backupTo(ctx, src, dst)
+			return copied{journalMode: "wal", method: MethodBackupAPI, hold: hold}, err
+		}
+		hold, err := sharedLockCopy(ctx, src, dst)
+		if err == nil {
+			return copied{journalMode: "delete", method: MethodSharedLockCopy, hold: hold}, nil
+		}
+		retry := errors.Is(err, errNotRollback) || errors.Is(err, errChangedUnderLock) || isBusy(err)
+		if !retry || attempt == busyRetries {
+			return copied{}, err
+		}
+		if err := removeDatabase(dst); err != nil {
+			return copied{}, err
+		}
+		if err := sleep(ctx, time.Duration(attempt)*100*time.Millisecond); err != nil {
+			return copied{}, err
+		}
+	}
+}
+
 // quietRetries is how often the copy of a closed WAL database is tried
 // again when Open WebUI opened it during the copy.
 const quietRetries = 3
 
-// backupTo copies src into the new database dst in one backup step and
-// returns the source's journal mode: "wal" or "delete" (the rollback modes
-// are a connection setting; only WAL is recorded in the file).
+// backupTo copies the WAL database src into the new database dst in one
+// backup step and returns how long the step's read transaction lasted.
 //
 // A WAL database that no process has open has no -wal file. Opening it,
 // even read-only, would create -wal and -shm beside it and leave them there,
@@ -107,52 +169,42 @@ const quietRetries = 3
 // copy is kept only if the file did not change and no -wal appeared
 // meanwhile: anyone who wrote to it in between would have had to create
 // -wal, or change the file by checkpointing it on close.
-func backupTo(ctx context.Context, src, dst string) (journalMode string, err error) {
+func backupTo(ctx context.Context, src, dst string) (time.Duration, error) {
 	for attempt := 1; ; attempt++ {
-		wal, err := isWALFile(src)
+		before, closed, err := closedWAL(src)
 		if err != nil {
-			return "", err
+			return 0, err
 		}
-		journalMode = "delete"
-		if wal {
-			journalMode = "wal"
-		}
-		before, closed, err := closedWAL(src, wal)
+		hold, err := backupOnce(ctx, src, dst, closed)
 		if err != nil {
-			return "", err
-		}
-		if err := backupOnce(ctx, src, dst, closed); err != nil {
-			return "", err
+			return 0, err
 		}
 		if !closed {
-			return journalMode, nil
+			return hold, nil
 		}
-		_, stillClosed, err := closedWAL(src, wal)
+		_, stillClosed, err := closedWAL(src)
 		if err != nil {
-			return "", err
+			return 0, err
 		}
 		after, err := os.Stat(src)
 		if err != nil {
-			return "", err
+			return 0, err
 		}
 		if stillClosed && sameVersion(before, after) {
-			return journalMode, nil
+			return hold, nil
 		}
 		if attempt == quietRetries {
-			return "", fmt.Errorf("the database was opened and changed during %d copies", quietRetries)
+			return 0, fmt.Errorf("the database was opened and changed during %d copies", quietRetries)
 		}
 		if err := removeDatabase(dst); err != nil {
-			return "", err
+			return 0, err
 		}
 	}
 }
 
-// closedWAL reports whether src is a WAL database with no -wal file, and
+// closedWAL reports whether the WAL database src has no -wal file, and
 // returns its stat, waiting out the racy window of a just-modified file.
-func closedWAL(src string, wal bool) (os.FileInfo, bool, error) {
-	if !wal {
-		return nil, false, nil
-	}
+func closedWAL(src string) (os.FileInfo, bool, error) {
 	if _, err := os.Lstat(src + "-wal"); err == nil {
 		return nil, false, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -184,8 +236,47 @@ func isWALFile(path string) (bool, error) {
 }
 
 // backupOnce opens src read-only (immutable when told) and backs it up
-// into dst in one step.
-func backupOnce(ctx context.Context, src, dst string, immutable bool) error {
+// into dst in one step. It returns the duration of that step, which is the
+// source's read transaction.
+func backupOnce(ctx context.Context, src, dst string, immutable bool) (time.Duration, error) {
+	db, conn, err := openSource(ctx, src, immutable)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	defer conn.Close()
+	// The copy is a scratch file until finishCopy has checked it: no
+	// journal and no fsync while the source's read transaction is open.
+	dstQ := url.Values{}
+	dstQ.Add("_pragma", "journal_mode(OFF)")
+	dstQ.Add("_pragma", "synchronous(OFF)")
+	var hold time.Duration
+	err = conn.Raw(func(dc any) error {
+		b, ok := dc.(backuper)
+		if !ok {
+			return fmt.Errorf("sqlite driver connection %T has no online backup", dc)
+		}
+		bk, err := b.NewBackup(fileURI(dst, dstQ))
+		if err != nil {
+			return fmt.Errorf("start backup: %w", err)
+		}
+		start := time.Now()
+		err = stepAll(ctx, bk)
+		hold = time.Since(start)
+		return errors.Join(err, bk.Finish())
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := conn.Close(); err != nil {
+		return 0, err
+	}
+	return hold, db.Close()
+}
+
+// openSource opens one read-only connection to src with the application's
+// busy timeout.
+func openSource(ctx context.Context, src string, immutable bool) (*sql.DB, *sql.Conn, error) {
 	q := url.Values{}
 	q.Set("mode", "ro")
 	if immutable {
@@ -194,32 +285,14 @@ func backupOnce(ctx context.Context, src, dst string, immutable bool) error {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sourceBusyTimeout.Milliseconds()))
 	db, err := sql.Open("sqlite", fileURI(src, q))
 	if err != nil {
-		return fmt.Errorf("open source: %w", err)
+		return nil, nil, fmt.Errorf("open source: %w", err)
 	}
-	defer db.Close()
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("open source: %w", err)
+		db.Close()
+		return nil, nil, fmt.Errorf("open source: %w", err)
 	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		b, ok := dc.(backuper)
-		if !ok {
-			return fmt.Errorf("sqlite driver connection %T has no online backup", dc)
-		}
-		bk, err := b.NewBackup(fileURI(dst, nil))
-		if err != nil {
-			return fmt.Errorf("start backup: %w", err)
-		}
-		return errors.Join(stepAll(ctx, bk), bk.Finish())
-	})
-	if err != nil {
-		return err
-	}
-	if err := conn.Close(); err != nil {
-		return err
-	}
-	return db.Close()
+	return db, conn, nil
 }
 
 // stepAll runs the backup to completion in single all-pages steps, trying a
@@ -277,12 +350,15 @@ func finishCopy(ctx context.Context, path string) (*manifest.SQLite, error) {
 	if mode != "delete" {
 		return nil, fmt.Errorf("set journal mode: still %q", mode)
 	}
-	info := &manifest.SQLite{Method: MethodBackupAPI}
+	info := &manifest.SQLite{}
 	if info.IntegrityCheck, err = integrityCheck(ctx, conn); err != nil {
 		return nil, err
 	}
 	if err := conn.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&info.PageCount); err != nil {
 		return nil, fmt.Errorf("read page count: %w", err)
+	}
+	if err := conn.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&info.PageSize); err != nil {
+		return nil, fmt.Errorf("read page size: %w", err)
 	}
 	if err := conn.Close(); err != nil {
 		return nil, err
