@@ -9,6 +9,7 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // DefaultExclude is the exclude list of a backup that sets none: cache/
@@ -25,7 +26,7 @@ var backupSchema = &hcl.BodySchema{
 		{Name: "exclude"},
 		{Name: "consistency"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "keep"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "keep"}, {Type: "trigger"}},
 }
 
 // backup decodes a backup block; p holds the instances and targets already
@@ -54,15 +55,34 @@ func (d *decoder) backup(b *hcl.Block, p *Policy) (*Backup, hcl.Diagnostics) {
 	diags = append(diags, d.backupPaths(bk, attrs)...)
 	diags = append(diags, d.backupConsistency(bk, attrs, inst)...)
 
-	for i, kb := range content.Blocks {
+	var keeps, triggers []*hcl.Block
+	for _, blk := range content.Blocks {
+		switch blk.Type {
+		case "keep":
+			keeps = append(keeps, blk)
+		case "trigger":
+			triggers = append(triggers, blk)
+		}
+	}
+	for i, kb := range keeps {
 		if i > 0 {
 			diags = append(diags, errorf(kb.DefRange, "Duplicate keep block",
-				"The backup %q already has a keep block at %s; a backup takes at most one.", bk.Name, content.Blocks[0].DefRange))
+				"The backup %q already has a keep block at %s; a backup takes at most one.", bk.Name, keeps[0].DefRange))
 			continue
 		}
 		keep, moreDiags := d.keep(kb, bk.Name)
 		diags = append(diags, moreDiags...)
 		bk.Keep = keep
+	}
+	for i, tb := range triggers {
+		if i > 0 {
+			diags = append(diags, errorf(tb.DefRange, "Duplicate trigger block",
+				"The backup %q already has a trigger block at %s; a backup takes at most one.", bk.Name, triggers[0].DefRange))
+			continue
+		}
+		trig, moreDiags := d.trigger(tb, bk.Name)
+		diags = append(diags, moreDiags...)
+		bk.Trigger = trig
 	}
 	return bk, diags
 }
@@ -296,4 +316,50 @@ func (d *decoder) keep(b *hcl.Block, backup string) (*Keep, hcl.Diagnostics) {
 			"The keep block of backup %q sets no rule, which would leave nothing to keep; set a count such as last = 7, or remove the block to keep every snapshot.", backup))
 	}
 	return k, diags
+}
+
+var triggerSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "on_change"}, {Name: "debounce"}, {Name: "min_interval"},
+	},
+}
+
+// trigger decodes a trigger block: on_change (required), debounce and
+// min_interval (intervals of at least a second: snapshot ids have one-second
+// resolution).
+func (d *decoder) trigger(b *hcl.Block, backup string) (*Trigger, hcl.Diagnostics) {
+	t := &Trigger{Debounce: DefaultDebounce, MinInterval: DefaultMinInterval, DeclRange: b.DefRange}
+	content, diags := b.Body.Content(triggerSchema)
+	if attr, ok := content.Attributes["on_change"]; ok {
+		v, _, moreDiags := d.eval(attr.Expr, "on_change", cty.Bool)
+		diags = append(diags, moreDiags...)
+		if v != cty.NilVal {
+			t.OnChange = v.True()
+		}
+	} else if !diags.HasErrors() {
+		diags = append(diags, errorf(b.DefRange, "Missing trigger event",
+			"The trigger block of backup %q sets no event; set on_change = true, or remove the block.", backup))
+	}
+	for _, c := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"debounce", &t.Debounce}, {"min_interval", &t.MinInterval}} {
+		v, ok, moreDiags := d.string(content.Attributes, c.name)
+		diags = append(diags, moreDiags...)
+		if !ok {
+			continue
+		}
+		dur, err := ParseInterval(v.Value)
+		switch {
+		case err != nil:
+			diags = append(diags, errorf(v.Range, "Invalid trigger interval",
+				"The trigger %s %s of backup %q is not an interval such as \"30s\", \"5m\" or \"1h\".", c.name, v.quoted(), backup))
+		case dur < time.Second:
+			diags = append(diags, errorf(v.Range, "Invalid trigger interval",
+				"The trigger %s %s of backup %q is under one second; snapshot ids have one-second resolution.", c.name, v.quoted(), backup))
+		default:
+			*c.dst = dur
+		}
+	}
+	return t, diags
 }

@@ -15,10 +15,18 @@ const (
 	NotifyOnSuccess = "success"
 	// NotifyOnFailure fires after an apply that failed in any step.
 	NotifyOnFailure = "failure"
+	// NotifyOnDrift fires when a refresh finds the targets disagreeing with
+	// state: snapshots gone from a target, or leftovers of an interrupted run.
+	NotifyOnDrift = "drift"
+	// NotifyOnVerifyFailed fires when verification finds a damaged snapshot.
+	NotifyOnVerifyFailed = "verify_failed"
+	// NotifyOnStale fires when a backup's newest complete snapshot on a
+	// target is overdue by more than its interval.
+	NotifyOnStale = "stale"
 )
 
-// notifyEvents is every accepted on value, sorted.
-var notifyEvents = []string{NotifyOnFailure, NotifyOnSuccess}
+// NotifyEvents is every accepted on value, sorted.
+var NotifyEvents = []string{NotifyOnDrift, NotifyOnFailure, NotifyOnStale, NotifyOnSuccess, NotifyOnVerifyFailed}
 
 var instanceSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
@@ -166,7 +174,8 @@ func (t *Target) IsLocal() bool { return IsLocalRemote(t.Remote) }
 
 var notifySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "url", Required: true},
+		{Name: "url"},
+		{Name: "healthcheck_url"},
 		{Name: "on"},
 	},
 }
@@ -179,9 +188,9 @@ func (d *decoder) notify(b *hcl.Block) (*Notify, hcl.Diagnostics) {
 	content, diags := b.Body.Content(notifySchema)
 
 	// Notification URLs carry tokens, so they are never quoted.
-	raw, ok, moreDiags := d.string(content.Attributes, "url")
+	raw, hasURL, moreDiags := d.string(content.Attributes, "url")
 	diags = append(diags, moreDiags...)
-	if ok {
+	if hasURL {
 		u, err := url.Parse(raw.Value)
 		if err != nil || !schemePattern.MatchString(u.Scheme) || u.Host == "" {
 			diags = append(diags, errorf(raw.Range, "Invalid notify URL",
@@ -190,19 +199,36 @@ func (d *decoder) notify(b *hcl.Block) (*Notify, hcl.Diagnostics) {
 			n.URL = raw.Value
 		}
 	}
+	hc, hasHC, moreDiags := d.string(content.Attributes, "healthcheck_url")
+	diags = append(diags, moreDiags...)
+	if hasHC {
+		u, err := url.Parse(hc.Value)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			diags = append(diags, errorf(hc.Range, "Invalid healthcheck URL",
+				"The healthcheck_url of notify %q is not an http(s) URL such as \"https://hc-ping.com/UUID\".", n.Name))
+		} else {
+			n.HealthcheckURL = strings.TrimRight(hc.Value, "/")
+		}
+	}
+	_, urlPresent := content.Attributes["url"]
+	_, hcPresent := content.Attributes["healthcheck_url"]
+	if !urlPresent && !hcPresent {
+		diags = append(diags, errorf(b.DefRange, "Missing notify URL",
+			"The notify %q sets neither url nor healthcheck_url; set at least one of them.", n.Name))
+	}
 
 	on, ok, moreDiags := d.strings(content.Attributes, "on")
 	diags = append(diags, moreDiags...)
 	if ok {
 		if len(on) == 0 {
 			diags = append(diags, errorf(content.Attributes["on"].Expr.Range(), "Empty notify events",
-				"The on list of notify %q is empty; list at least one of %s, or remove the notify block.", n.Name, orList(notifyEvents)))
+				"The on list of notify %q is empty; list at least one of %s, or remove the notify block.", n.Name, orList(NotifyEvents)))
 		}
 		n.On = nil
 		for _, ev := range on {
-			if !slices.Contains(notifyEvents, ev.Value) {
+			if !slices.Contains(NotifyEvents, ev.Value) {
 				diags = append(diags, errorf(ev.Range, "Unknown notify event",
-					"The event %s is not one owui sends; use %s.", ev.quoted(), orList(notifyEvents)))
+					"The event %s is not one owui sends; use %s.", ev.quoted(), orList(NotifyEvents)))
 				continue
 			}
 			if !slices.Contains(n.On, ev.Value) {

@@ -169,6 +169,66 @@ notify "ops" {
 				Notifies: []*Notify{{Name: "ops", URL: "https://hooks.example.com/owui", On: []string{"failure", "success"}}},
 			},
 		},
+		"triggers and notification events": {
+			src: `
+instance "main" {
+  data_dir = "/opt/open-webui"
+}
+target "nas" {
+  remote = "/mnt/nas"
+}
+backup "daily" {
+  instance = instance.main
+  to       = [target.nas]
+  every    = "24h"
+  trigger {
+    on_change    = true
+    debounce     = "30s"
+    min_interval = "2h"
+  }
+}
+backup "hourly" {
+  instance = instance.main
+  to       = [target.nas]
+  every    = "1h"
+  trigger {
+    on_change = true
+  }
+}
+notify "all" {
+  url             = "ntfy://ntfy.sh/owui"
+  healthcheck_url = "https://hc-ping.com/abc/"
+  on              = ["stale", "verify_failed", "drift", "success", "failure"]
+}
+notify "hc" {
+  healthcheck_url = "https://hc-ping.com/def"
+}
+`,
+			want: &Policy{
+				Filename:  "owui.hcl",
+				Instances: []*Instance{{Name: "main", DataDir: "/opt/open-webui"}},
+				Targets:   []*Target{{Name: "nas", Remote: "/mnt/nas"}},
+				Backups: []*Backup{
+					{
+						Name: "daily", Instance: "main", To: []string{"nas"},
+						Every: 24 * time.Hour, Exclude: []string{"cache/**"}, Consistency: ConsistencyOnline,
+						Trigger: &Trigger{OnChange: true, Debounce: 30 * time.Second, MinInterval: 2 * time.Hour},
+					},
+					{
+						Name: "hourly", Instance: "main", To: []string{"nas"},
+						Every: time.Hour, Exclude: []string{"cache/**"}, Consistency: ConsistencyOnline,
+						Trigger: &Trigger{OnChange: true, Debounce: DefaultDebounce, MinInterval: DefaultMinInterval},
+					},
+				},
+				Notifies: []*Notify{
+					{
+						Name: "all", URL: "ntfy://ntfy.sh/owui", HealthcheckURL: "https://hc-ping.com/abc",
+						On: []string{"drift", "failure", "stale", "success", "verify_failed"},
+					},
+					{Name: "hc", HealthcheckURL: "https://hc-ping.com/def", On: []string{"failure"}},
+				},
+			},
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -87,9 +87,31 @@ type Backup struct {
 	// Consistency is one of ConsistencyOnline, ConsistencyPause, ConsistencyStop.
 	Consistency string
 	// Keep is nil when the backup has no keep block: every snapshot is kept.
-	Keep      *Keep
+	Keep *Keep
+	// Trigger is nil when the backup has no trigger block.
+	Trigger   *Trigger
 	DeclRange hcl.Range
 }
+
+// Trigger starts snapshots in owui watch when the data directory changes,
+// in addition to every or schedule.
+type Trigger struct {
+	// OnChange is true when changes to the backup's files start a snapshot.
+	OnChange bool
+	// Debounce is how long the files must stay quiet before the snapshot
+	// starts (DefaultDebounce unless set).
+	Debounce time.Duration
+	// MinInterval is the least time between the newest complete snapshot and
+	// a change-triggered one (DefaultMinInterval unless set).
+	MinInterval time.Duration
+	DeclRange   hcl.Range
+}
+
+// Trigger defaults.
+const (
+	DefaultDebounce    = 5 * time.Minute
+	DefaultMinInterval = time.Hour
+)
 
 // Schedule is a parsed schedule: Next returns the first slot strictly after t.
 type Schedule interface {
@@ -117,11 +139,15 @@ type Within struct {
 // Notify sends notifications about runs.
 type Notify struct {
 	Name string
-	// URL is a shoutrrr-style or http(s) URL. It may carry tokens: treat it
-	// as a secret.
+	// URL is a shoutrrr-style or http(s) URL; empty when the block only sets
+	// HealthcheckURL. It may carry tokens: treat it as a secret.
 	URL string
-	// On lists the events to notify about, sorted: NotifyOnFailure and/or
-	// NotifyOnSuccess; [NotifyOnFailure] when the policy sets none.
+	// HealthcheckURL is a healthchecks.io-style ping URL (without a trailing
+	// slash): every run pings URL/start, then URL on success or URL/fail with
+	// the error in the body, whatever On says. A secret, like URL.
+	HealthcheckURL string
+	// On lists the events URL is sent, sorted, from NotifyEvents;
+	// [NotifyOnFailure] when the policy sets none.
 	On        []string
 	DeclRange hcl.Range
 }

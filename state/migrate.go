@@ -53,6 +53,22 @@ CREATE TABLE lock (
 	token      TEXT NOT NULL
 );
 `,
+	// 2: what each action of a run came to, for status, history and metrics.
+	`
+CREATE TABLE run_actions (
+	run_id         INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	seq            INTEGER NOT NULL,
+	action         TEXT NOT NULL,
+	backup         TEXT NOT NULL,
+	target         TEXT NOT NULL,
+	snapshot       TEXT NOT NULL DEFAULT '',
+	result         TEXT NOT NULL,
+	error          TEXT NOT NULL DEFAULT '',
+	bytes_uploaded INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX run_actions_pair ON run_actions (backup, target, action, run_id);
+`,
 }
 
 // SchemaVersion is the schema version this owui writes.

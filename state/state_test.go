@@ -590,3 +590,62 @@ func TestOpenRelativeDir(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRunActionsAndHistory(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	ctx := context.Background()
+	t0 := day(1)
+	id1, err := s.StartRun(ctx, "apply", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordActions(ctx, id1, []ActionRecord{
+		{Action: "snapshot", Backup: "daily", Target: "b2", Snapshot: "a", Result: ActionOK, BytesUploaded: 10},
+		{Action: "snapshot", Backup: "daily", Target: "nas", Snapshot: "a", Result: ActionOK},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndRun(ctx, id1, t0.Add(time.Minute), "ok", ""); err != nil {
+		t.Fatal(err)
+	}
+	id2, err := s.StartRun(ctx, "apply", t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordActions(ctx, id2, []ActionRecord{
+		{Action: "snapshot", Backup: "daily", Target: "b2", Snapshot: "b", Result: ActionError, Error: "connection reset"},
+		{Action: "prune", Backup: "daily", Target: "b2", Snapshot: "x", Result: ActionSkipped, Error: "new snapshot failed"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndRun(ctx, id2, t0.Add(2*time.Hour), "error", "connection reset"); err != nil {
+		t.Fatal(err)
+	}
+
+	last, err := s.LastActions(ctx, "snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[[2]string]ActionRecord{
+		{"daily", "b2"}:  {RunID: id2, Action: "snapshot", Backup: "daily", Target: "b2", Snapshot: "b", Result: ActionError, Error: "connection reset", RunEnded: t0.Add(2 * time.Hour)},
+		{"daily", "nas"}: {RunID: id1, Action: "snapshot", Backup: "daily", Target: "nas", Snapshot: "a", Result: ActionOK, RunEnded: t0.Add(time.Minute)},
+	}
+	if d := cmp.Diff(want, last); d != "" {
+		t.Errorf("LastActions (-want +got):\n%s", d)
+	}
+	runs, err := s.Runs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].ID != id2 || runs[1].ID != id1 {
+		t.Errorf("Runs = %+v, want newest first", runs)
+	}
+	acts, err := s.RunActions(ctx, id2)
+	if err != nil || len(acts) != 2 || acts[1].Action != "prune" {
+		t.Errorf("RunActions = %+v, %v", acts, err)
+	}
+	ok, err := s.LastSuccess(ctx, "apply")
+	if err != nil || ok == nil || ok.ID != id1 {
+		t.Errorf("LastSuccess = %+v, %v; want run %d (a failed run never advances it)", ok, err, id1)
+	}
+}

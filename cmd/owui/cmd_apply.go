@@ -8,7 +8,6 @@ import (
 	"io"
 	"reflect"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +40,7 @@ func newApplyCmd(g *globalOptions, s streams) *cobra.Command {
 // errStalePlan is returned when a saved plan no longer matches the world.
 var errStalePlan = errors.New("the policy or the targets changed since the plan was saved; run owui plan again")
 
-func runApply(ctx context.Context, g *globalOptions, opts applyOptions, s streams) (err error) {
+func runApply(ctx context.Context, g *globalOptions, opts applyOptions, s streams) error {
 	// now is when the plan is made as of; new snapshots are stamped with
 	// --now or, without it, the clock when they are made.
 	now, err := g.now()
@@ -59,60 +58,13 @@ func runApply(ctx context.Context, g *globalOptions, opts applyOptions, s stream
 		return err
 	}
 	defer ss.Close()
-	unlock, err := ss.lock(ctx, s, "apply")
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, unlock()) }()
-	runID, err := ss.store.StartRun(ctx, "apply", time.Now().UTC())
-	if err != nil {
-		return err
-	}
-	defer func() {
-		result, text := "ok", ""
-		if err != nil {
-			result, text = "error", err.Error()
-		}
-		if e := ss.store.EndRun(context.WithoutCancel(ctx), runID, time.Now().UTC(), result, text); e != nil {
-			err = errors.Join(err, e)
-		}
-	}()
-
-	obs, refreshed, err := ss.observe(ctx, true)
-	if err != nil {
-		return err
-	}
-	if err := ss.env.Save(ctx, refreshed); err != nil {
-		return err
-	}
-	plan := planner.Make(ss.policy, obs, now)
-	if saved != nil {
-		if err := checkSavedPlan(g, saved, plan, obs); err != nil {
-			return err
-		}
-	}
-	if err := showPlan(g, s, plan); err != nil {
-		return err
-	}
-	if len(plan.Actions) == 0 {
-		return nil
-	}
-	if saved == nil && !opts.AutoApprove {
-		if err := confirm(s); err != nil {
-			return err
-		}
-	}
-	stamp, err := g.now()
-	if err != nil {
-		return err
-	}
-	res := ss.env.Apply(ctx, plan, obs, stamp)
-	summary := s.Out
-	if g.JSON {
-		summary = s.Err // keep standard output one JSON document
-	}
-	printSummary(summary, res, ss.env.BytesSent())
-	return res.Err()
+	_, err = ss.applyOnce(ctx, g, s, applyJob{
+		PlanAt:   now,
+		Saved:    saved,
+		Confirm:  saved == nil && !opts.AutoApprove,
+		ShowPlan: true,
+	})
+	return err
 }
 
 func checkSavedPlan(g *globalOptions, saved *savedPlan, plan planner.Plan, obs planner.Observed) error {

@@ -17,6 +17,9 @@ const (
 	exitError   = 1
 	exitChanges = 2
 	exitLocked  = 3
+	// exitStale: owui status found a backup overdue by more than its
+	// interval, or without any complete snapshot.
+	exitStale = 4
 )
 
 // errChanges reports that plan --detailed-exitcode found something to do.
@@ -44,6 +47,9 @@ func exitCodeFor(err error, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, errChanges):
 		return exitChanges
+	case errors.Is(err, errStale):
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitStale
 	case errors.As(err, &locked):
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitLocked

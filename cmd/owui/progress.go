@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -11,42 +12,49 @@ import (
 	"github.com/owui/owui/executor"
 )
 
-// cliHooks renders executor progress: log lines always, and on a terminal a
-// progress bar per snapshot and target with bytes, rate and ETA.
+// cliHooks renders executor progress: each step as a log line (slog), and on
+// a terminal with text logs a progress bar per snapshot and target with
+// bytes, rate and ETA.
 type cliHooks struct {
 	mu   sync.Mutex
 	w    io.Writer
-	tty  bool
-	bars map[string]*progressbar.ProgressBar
+	log  *slog.Logger
+	bars bool
+	bar  map[string]*progressbar.ProgressBar
 }
 
 var _ executor.Hooks = (*cliHooks)(nil)
 
 // newHooks writes to standard error, so standard output stays clean for
 // --json.
-func newHooks(s streams, _ bool) *cliHooks {
-	return &cliHooks{w: s.Err, tty: s.TTY, bars: map[string]*progressbar.ProgressBar{}}
+func newHooks(g *globalOptions, s streams) *cliHooks {
+	return &cliHooks{
+		w:    s.Err,
+		log:  newLogger(g, s.Err, s.TTY),
+		bars: s.TTY && g.LogFormat != logFormatJSON,
+		bar:  map[string]*progressbar.ProgressBar{},
+	}
 }
 
 // Logf implements executor.Hooks.
 func (h *cliHooks) Logf(format string, args ...any) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, b := range h.bars {
+	for _, b := range h.bar {
 		_ = b.Clear()
 	}
-	fmt.Fprintf(h.w, format+"\n", args...)
+	h.log.Info(fmt.Sprintf(format, args...))
 }
 
 // Progress implements executor.Hooks.
 func (h *cliHooks) Progress(backup, target string, done, total int64) {
-	if !h.tty {
+	if !h.bars {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	key := backup + " → " + target
-	bar, ok := h.bars[key]
+	bar, ok := h.bar[key]
 	if !ok {
 		bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(h.w),
@@ -57,11 +65,11 @@ func (h *cliHooks) Progress(backup, target string, done, total int64) {
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish(),
 		)
-		h.bars[key] = bar
+		h.bar[key] = bar
 	}
 	_ = bar.Set64(done)
 	if done >= total {
 		_ = bar.Finish()
-		delete(h.bars, key)
+		delete(h.bar, key)
 	}
 }

@@ -30,6 +30,10 @@ type globalOptions struct {
 	JSON     bool
 	Verbose  bool
 	NoColor  bool
+	// LogFormat is "text" or "json" (--log-format).
+	LogFormat string
+	// MetricsFile, when set, is rewritten after every apply (--metrics-file).
+	MetricsFile string
 }
 
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
@@ -41,6 +45,8 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&g.JSON, "json", false, "machine-readable output")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "say more")
 	f.BoolVar(&g.NoColor, "no-color", false, "no colour in output (NO_COLOR is honoured too)")
+	f.StringVar(&g.LogFormat, "log-format", logFormatText, "log lines on standard error: text or json")
+	f.StringVar(&g.MetricsFile, "metrics-file", "", "write a Prometheus textfile-collector file here after every apply")
 }
 
 // now is --now, or the clock.
@@ -80,7 +86,10 @@ func newRootCmd(s streams) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { quietRclone(cmd.Context(), g.Verbose) }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		quietRclone(cmd.Context(), g.Verbose)
+		return checkLogFormat(g.LogFormat)
+	}
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
@@ -94,6 +103,10 @@ func newRootCmd(s streams) *cobra.Command {
 		newSnapshotsCmd(g, s),
 		newRefreshCmd(g, s),
 		newRestoreCmd(g, s),
+		newStatusCmd(g, s),
+		newHistoryCmd(g, s),
+		newScheduleCmd(g, s),
+		newWatchCmd(g, s),
 		newDemoCmd(g, s),
 		newSampleCmd(s),
 	)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -66,9 +67,14 @@ func printDiags(w io.Writer, diags hcl.Diagnostics) {
 
 // session is a loaded policy with its state and executor.
 type session struct {
-	policy *config.Policy
-	store  *state.Store
-	env    *executor.Env
+	policy    *config.Policy
+	store     *state.Store
+	env       *executor.Env
+	log       *slog.Logger
+	ownsStore bool
+	// mkEnv makes an executor for a policy (apply narrows the policy when a
+	// target is unreachable).
+	mkEnv func(*config.Policy) *executor.Env
 }
 
 func openSession(g *globalOptions, s streams) (*session, error) {
@@ -76,22 +82,47 @@ func openSession(g *globalOptions, s streams) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, err := openState(g)
+	if err != nil {
+		return nil, err
+	}
+	ss := newSession(g, s, p, st)
+	ss.ownsStore = true
+	return ss, nil
+}
+
+func openState(g *globalOptions) (*state.Store, error) {
 	dir := g.stateDir()
 	st, err := state.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open state in %s: %w", dir, err)
 	}
-	env := &executor.Env{
-		Policy:   p,
-		Store:    st,
-		StateDir: dir,
-		Hooks:    newHooks(s, g.Verbose),
-		Version:  version,
-	}
-	return &session{policy: p, store: st, env: env}, nil
+	return st, nil
 }
 
-func (ss *session) Close() error { return ss.store.Close() }
+// newSession works with policy p and an open store; watch keeps one store
+// and makes a session per run with its last good policy.
+func newSession(g *globalOptions, s streams, p *config.Policy, st *state.Store) *session {
+	hooks := newHooks(g, s)
+	mkEnv := func(p *config.Policy) *executor.Env {
+		return &executor.Env{
+			Policy:   p,
+			Store:    st,
+			StateDir: g.stateDir(),
+			Hooks:    hooks,
+			Version:  version,
+		}
+	}
+	return &session{policy: p, store: st, env: mkEnv(p), mkEnv: mkEnv, log: hooks.log}
+}
+
+// Close closes the store when the session opened it.
+func (ss *session) Close() error {
+	if !ss.ownsStore {
+		return nil
+	}
+	return ss.store.Close()
+}
 
 // observe refreshes from the targets, or reads state when refresh is false.
 func (ss *session) observe(ctx context.Context, refresh bool) (planner.Observed, *executor.Refreshed, error) {
