@@ -256,3 +256,69 @@ func TestPruneRefusesNewest(t *testing.T) {
 		t.Fatalf("newest snapshot gone after a refused prune: %+v", r2.Observed.Snapshots)
 	}
 }
+
+// TestRefreshGoesOnPastAnUnreachableTarget: a target that cannot be opened
+// is reported in Unreachable, the others are listed, and Save leaves what
+// state held for the unreachable one alone.
+func TestRefreshGoesOnPastAnUnreachableTarget(t *testing.T) {
+	data := dataDir(t, 2)
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	if err := os.WriteFile(blocker, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf(`
+instance "main" {
+  data_dir = %q
+}
+target "good" {
+  remote = %q
+}
+target "broken" {
+  remote = %q
+}
+backup "daily" {
+  instance = instance.main
+  to       = [target.good, target.broken]
+  every    = "24h"
+}
+`, data, filepath.Join(dir, "good"), filepath.Join(blocker, "below"))
+	p, diags := config.Decode("test.hcl", []byte(src), config.DecodeOptions{DefaultLocation: time.UTC})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	st, err := state.Open(filepath.Join(dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	kept := state.SnapshotRecord{Backup: "daily", Target: "broken", ID: "2026-11-01T030000Z",
+		CreatedAt: time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC), Complete: true, RecordedAt: time.Now().UTC()}
+	if err := st.PutSnapshot(ctx, kept); err != nil {
+		t.Fatal(err)
+	}
+	e := &executor.Env{Policy: p, Store: st, StateDir: filepath.Join(dir, "state")}
+	r, err := e.Refresh(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Unreachable["broken"]; !ok || len(r.Unreachable) != 1 || r.Err() == nil {
+		t.Fatalf("Unreachable = %v, want just broken", r.Unreachable)
+	}
+	if _, ok := r.Backups["good"]; !ok {
+		t.Errorf("the good target was not listed: %v", r.Backups)
+	}
+	for _, s := range r.Observed.Snapshots {
+		if s.Target == "broken" {
+			t.Errorf("observed a snapshot on the unreachable target: %+v", s)
+		}
+	}
+	if err := e.Save(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.Snapshots(ctx)
+	if err != nil || len(recs) != 1 || recs[0].ID != kept.ID {
+		t.Errorf("state after saving the refresh = %+v, %v; want the unreachable target's record kept", recs, err)
+	}
+}

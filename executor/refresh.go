@@ -2,10 +2,12 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
 
+	"github.com/owui/owui/executor/target"
 	"github.com/owui/owui/planner"
 	"github.com/owui/owui/state"
 )
@@ -19,10 +21,30 @@ type Refreshed struct {
 	Records map[string][]state.SnapshotRecord
 	// Backups is, per target, the backups that were listed on it.
 	Backups map[string][]string
+	// Unreachable holds the targets that could not be opened or listed, with
+	// why. Their snapshots are in neither Observed nor Records, and Save
+	// leaves what state holds for them alone.
+	Unreachable map[string]error
+}
+
+// Err joins the errors of the unreachable targets, sorted by target.
+func (r *Refreshed) Err() error {
+	names := make([]string, 0, len(r.Unreachable))
+	for t := range r.Unreachable {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	errs := make([]error, 0, len(names))
+	for _, t := range names {
+		errs = append(errs, r.Unreachable[t])
+	}
+	return errors.Join(errs...)
 }
 
 // Refresh lists every (backup, target) pair of the policy and compares it
-// with state. It writes nothing; Save stores the result.
+// with state. A target that cannot be opened or listed goes into
+// Unreachable and the others are still listed; only a cancelled context or
+// unreadable state is an error. It writes nothing; Save stores the result.
 func (e *Env) Refresh(ctx context.Context) (*Refreshed, error) {
 	recorded, err := e.Store.Snapshots(ctx)
 	if err != nil {
@@ -33,53 +55,75 @@ func (e *Env) Refresh(ctx context.Context) (*Refreshed, error) {
 		inState[[3]string{r.Backup, r.Target, r.ID}] = r
 	}
 
-	out := &Refreshed{Records: map[string][]state.SnapshotRecord{}, Backups: map[string][]string{}}
+	out := &Refreshed{Records: map[string][]state.SnapshotRecord{}, Backups: map[string][]string{}, Unreachable: map[string]error{}}
 	now := time.Now().UTC()
+	var listings []listed
 	for _, b := range e.Policy.Backups {
 		for _, tname := range b.To {
+			if _, bad := out.Unreachable[tname]; bad {
+				continue
+			}
 			t, err := e.Target(ctx, tname)
-			if err != nil {
-				return nil, err
-			}
-			listing, err := t.ListSnapshots(ctx, b.Name)
-			if err != nil {
-				return nil, fmt.Errorf("list snapshots of %s on %s: %w", b.Name, tname, err)
-			}
-			out.Backups[tname] = append(out.Backups[tname], b.Name)
-			onTarget := make(map[string]bool, len(listing))
-			for _, l := range listing {
-				created, perr := planner.ParseSnapshotID(l.ID)
-				if perr != nil {
-					// Not a snapshot directory of ours; leave it alone.
+			if err == nil {
+				var l []target.Listing
+				if l, err = t.ListSnapshots(ctx, b.Name); err == nil {
+					listings = append(listings, listed{b.Name, tname, l})
 					continue
 				}
-				onTarget[l.ID] = l.Manifest != nil
-				if l.Manifest == nil {
-					out.Observed.Snapshots = append(out.Observed.Snapshots, planner.Snapshot{
-						Backup: b.Name, Target: tname, ID: l.ID, CreatedAt: created, Status: planner.StatusIncomplete,
-					})
-					continue
-				}
-				m := l.Manifest
-				out.Observed.Snapshots = append(out.Observed.Snapshots, planner.Snapshot{
-					Backup: b.Name, Target: tname, ID: l.ID, CreatedAt: m.CreatedAt, Status: planner.StatusComplete,
-				})
-				out.Records[tname] = append(out.Records[tname], state.SnapshotRecord{
-					Backup: b.Name, Target: tname, ID: l.ID, CreatedAt: m.CreatedAt,
-					Bytes: m.TotalSize(), Files: len(m.Files), Complete: true, RecordedAt: now,
-				})
+				err = fmt.Errorf("list snapshots of %s on %s: %w", b.Name, tname, err)
 			}
-			for key, r := range inState {
-				if key[0] == b.Name && key[1] == tname && r.Complete && !onTarget[r.ID] {
-					out.Observed.Snapshots = append(out.Observed.Snapshots, planner.Snapshot{
-						Backup: b.Name, Target: tname, ID: r.ID, CreatedAt: r.CreatedAt, Status: planner.StatusMissing,
-					})
-				}
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr
 			}
+			out.Unreachable[tname] = err
 		}
+	}
+	for _, l := range listings {
+		if _, bad := out.Unreachable[l.target]; bad {
+			// Listed for one backup, failed for another: state for this
+			// target is left as it was.
+			continue
+		}
+		out.add(l, inState, now)
 	}
 	sortObserved(out.Observed.Snapshots)
 	return out, nil
+}
+
+// listed is what one target holds of one backup.
+type listed struct {
+	backup, target string
+	listing        []target.Listing
+}
+
+// add merges one listing into the refresh, and marks what state records as
+// complete but the target no longer holds.
+func (out *Refreshed) add(l listed, inState map[[3]string]state.SnapshotRecord, now time.Time) {
+	out.Backups[l.target] = append(out.Backups[l.target], l.backup)
+	onTarget := make(map[string]bool, len(l.listing))
+	for _, item := range l.listing {
+		created, err := planner.ParseSnapshotID(item.ID)
+		if err != nil {
+			continue // not a snapshot directory of ours; leave it alone
+		}
+		onTarget[item.ID] = true
+		snap := planner.Snapshot{Backup: l.backup, Target: l.target, ID: item.ID, CreatedAt: created, Status: planner.StatusIncomplete}
+		if m := item.Manifest; m != nil {
+			snap.CreatedAt, snap.Status = m.CreatedAt, planner.StatusComplete
+			out.Records[l.target] = append(out.Records[l.target], state.SnapshotRecord{
+				Backup: l.backup, Target: l.target, ID: item.ID, CreatedAt: m.CreatedAt,
+				Bytes: m.TotalSize(), Files: len(m.Files), Complete: true, RecordedAt: now,
+			})
+		}
+		out.Observed.Snapshots = append(out.Observed.Snapshots, snap)
+	}
+	for key, r := range inState {
+		if key[0] == l.backup && key[1] == l.target && r.Complete && !onTarget[r.ID] {
+			out.Observed.Snapshots = append(out.Observed.Snapshots, planner.Snapshot{
+				Backup: l.backup, Target: l.target, ID: r.ID, CreatedAt: r.CreatedAt, Status: planner.StatusMissing,
+			})
+		}
+	}
 }
 
 // Save replaces what state holds for the refreshed targets and backups.

@@ -61,14 +61,16 @@ func (ss *session) applyOnce(ctx context.Context, g *globalOptions, s streams, j
 		err = errors.Join(err, ss.finishRun(context.WithoutCancel(ctx), g, sender, runID, started, res, err))
 	}()
 
-	obs, refreshed, unreached, err := ss.refreshReachable(ctx)
+	refreshed, err := ss.env.Refresh(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if err := ss.env.Save(ctx, refreshed); err != nil {
 		return nil, err
 	}
-	plan := makePlan(ss.env.Policy, obs, job.PlanAt, job.Force)
+	obs := refreshed.Observed
+	reachable, unreached := ss.withoutUnreachable(refreshed.Unreachable)
+	plan := makePlan(reachable, obs, job.PlanAt, job.Force)
 	if job.Saved != nil {
 		if err := checkSavedPlan(g, job.Saved, plan, obs); err != nil {
 			return nil, err
@@ -113,34 +115,15 @@ func (ss *session) applyOnce(ctx context.Context, g *globalOptions, s streams, j
 	return res, ctx.Err()
 }
 
-// refreshReachable refreshes every target. When that fails it finds the
-// targets that cannot be opened or listed, leaves them out of this run
-// (ss.env then works on a copy of the policy without them) and returns one
-// failed outcome per backup on each of them: one broken target does not stop
-// the backups to the others.
-func (ss *session) refreshReachable(ctx context.Context) (planner.Observed, *executor.Refreshed, []executor.Outcome, error) {
-	obs, refreshed, err := ss.observe(ctx, true)
-	if err == nil || ctx.Err() != nil {
-		return obs, refreshed, nil, err
-	}
-	bad := map[string]error{}
-	for _, t := range ss.policy.Targets {
-		tt, terr := ss.env.Target(ctx, t.Name)
-		if terr != nil {
-			bad[t.Name] = terr
-			continue
-		}
-		for _, b := range ss.policy.Backups {
-			if slices.Contains(b.To, t.Name) {
-				if _, lerr := tt.ListSnapshots(ctx, b.Name); lerr != nil {
-					bad[t.Name] = lerr
-					break
-				}
-			}
-		}
-	}
+// withoutUnreachable returns the policy without the targets that could not
+// be listed, and one failed outcome per backup on each of them: one broken
+// target does not stop the backups to the others.
+func (ss *session) withoutUnreachable(bad map[string]error) (*config.Policy, []executor.Outcome) {
 	if len(bad) == 0 {
-		return obs, refreshed, nil, err
+		return ss.policy, nil
+	}
+	for t, err := range bad {
+		ss.log.Error("target unreachable; this run goes on without it", "target", t, "error", err.Error())
 	}
 	cp := *ss.policy
 	cp.Backups = nil
@@ -149,10 +132,10 @@ func (ss *session) refreshReachable(ctx context.Context) (planner.Observed, *exe
 		nb := *b
 		nb.To = nil
 		for _, t := range b.To {
-			if terr, ok := bad[t]; ok {
+			if err, ok := bad[t]; ok {
 				unreached = append(unreached, executor.Outcome{
 					Action: planner.Action{Kind: notify.KindRefresh, Backup: b.Name, Target: t, Reason: "list what the target holds"},
-					Err:    terr,
+					Err:    err,
 				})
 				continue
 			}
@@ -162,12 +145,7 @@ func (ss *session) refreshReachable(ctx context.Context) (planner.Observed, *exe
 			cp.Backups = append(cp.Backups, &nb)
 		}
 	}
-	for t, terr := range bad {
-		ss.log.Error("target unreachable; this run goes on without it", "target", t, "error", terr.Error())
-	}
-	ss.env = ss.mkEnv(&cp)
-	obs, refreshed, err = ss.observe(ctx, true)
-	return obs, refreshed, unreached, err
+	return &cp, unreached
 }
 
 // makePlan is planner.Make, plus a snapshot for each forced backup that

@@ -32,11 +32,8 @@ func runRefresh(ctx context.Context, g *globalOptions, s streams) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, unlock()) }()
-	r, err := ss.env.Refresh(ctx)
+	r, unreachable, err := ss.refreshSave(ctx)
 	if err != nil {
-		return err
-	}
-	if err := ss.env.Save(ctx, r); err != nil {
 		return err
 	}
 	counts := map[planner.Status]int{}
@@ -45,5 +42,5 @@ func runRefresh(ctx context.Context, g *globalOptions, s streams) (err error) {
 	}
 	fmt.Fprintf(s.Out, "Refreshed: %d complete, %d incomplete on the targets; %d recorded in state but gone from the targets.\n",
 		counts[planner.StatusComplete], counts[planner.StatusIncomplete], counts[planner.StatusMissing])
-	return nil
+	return unreachable
 }

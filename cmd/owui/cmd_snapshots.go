@@ -46,12 +46,10 @@ func runSnapshots(ctx context.Context, g *globalOptions, refresh bool, s streams
 		return err
 	}
 	defer ss.Close()
+	var unreachable error
 	if refresh {
-		r, err := ss.env.Refresh(ctx)
-		if err != nil {
-			return err
-		}
-		if err := ss.env.Save(ctx, r); err != nil {
+		var err error
+		if _, unreachable, err = ss.refreshSave(ctx); err != nil {
 			return err
 		}
 	}
@@ -70,11 +68,14 @@ func runSnapshots(ctx context.Context, g *globalOptions, refresh bool, s streams
 		for _, r := range list {
 			out = append(out, snapshotJSON{r.Backup, r.Target, r.ID, r.CreatedAt.UTC().Format(time.RFC3339), r.Bytes, r.Files})
 		}
-		return json.NewEncoder(s.Out).Encode(map[string]any{"snapshots": out})
+		if err := json.NewEncoder(s.Out).Encode(map[string]any{"snapshots": out}); err != nil {
+			return err
+		}
+		return unreachable
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(s.Out, "No complete snapshots.")
-		return nil
+		return unreachable
 	}
 	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "BACKUP\tTARGET\tSNAPSHOT\tSIZE\tFILES\tAGE")
@@ -82,7 +83,10 @@ func runSnapshots(ctx context.Context, g *globalOptions, refresh bool, s streams
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Backup, r.Target, r.ID,
 			executor.HumanBytes(r.Bytes), r.Files, age(now.Sub(r.CreatedAt)))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return unreachable
 }
 
 // age renders a duration in its largest sensible units.

@@ -69,12 +69,10 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, s stre
 		return err
 	}
 	defer ss.Close()
+	var unreachable error
 	if opts.Refresh {
-		r, err := ss.env.Refresh(ctx)
-		if err != nil {
-			return err
-		}
-		if err := ss.env.Save(ctx, r); err != nil {
+		var err error
+		if _, unreachable, err = ss.refreshSave(ctx); err != nil {
 			return err
 		}
 	}
@@ -100,9 +98,9 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, s stre
 		return err
 	}
 	if len(stale) > 0 {
-		return fmt.Errorf("%w by more than their interval (or without any snapshot): %s", errStale, strings.Join(stale, ", "))
+		return errors.Join(unreachable, fmt.Errorf("%w by more than their interval (or without any snapshot): %s", errStale, strings.Join(stale, ", ")))
 	}
-	return nil
+	return unreachable
 }
 
 func rowJSON(r status.Row, now time.Time) statusJSON {

@@ -72,9 +72,6 @@ type session struct {
 	env       *executor.Env
 	log       *slog.Logger
 	ownsStore bool
-	// mkEnv makes an executor for a policy (apply narrows the policy when a
-	// target is unreachable).
-	mkEnv func(*config.Policy) *executor.Env
 }
 
 func openSession(g *globalOptions, s streams) (*session, error) {
@@ -104,16 +101,14 @@ func openState(g *globalOptions) (*state.Store, error) {
 // and makes a session per run with its last good policy.
 func newSession(g *globalOptions, s streams, p *config.Policy, st *state.Store) *session {
 	hooks := newHooks(g, s)
-	mkEnv := func(p *config.Policy) *executor.Env {
-		return &executor.Env{
-			Policy:   p,
-			Store:    st,
-			StateDir: g.stateDir(),
-			Hooks:    hooks,
-			Version:  version,
-		}
+	env := &executor.Env{
+		Policy:   p,
+		Store:    st,
+		StateDir: g.stateDir(),
+		Hooks:    hooks,
+		Version:  version,
 	}
-	return &session{policy: p, store: st, env: mkEnv(p), mkEnv: mkEnv, log: hooks.log}
+	return &session{policy: p, store: st, env: env, log: hooks.log}
 }
 
 // Close closes the store when the session opened it.
@@ -131,10 +126,28 @@ func (ss *session) observe(ctx context.Context, refresh bool) (planner.Observed,
 		return obs, nil, err
 	}
 	r, err := ss.env.Refresh(ctx)
+	if err == nil {
+		err = r.Err() // plan, snapshots and refresh want every target listed
+	}
 	if err != nil {
 		return planner.Observed{}, nil, err
 	}
 	return r.Observed, r, nil
+}
+
+// refreshSave refreshes from the targets and saves what it found in state.
+// Targets that could not be listed keep what state held for them; their
+// errors come back as unreachable, for the caller to return once it has
+// shown the rest.
+func (ss *session) refreshSave(ctx context.Context) (r *executor.Refreshed, unreachable, err error) {
+	r, err = ss.env.Refresh(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ss.env.Save(ctx, r); err != nil {
+		return nil, nil, err
+	}
+	return r, r.Err(), nil
 }
 
 // lock takes the apply lock; the error is a *state.LockedError (exit 3)
