@@ -50,6 +50,11 @@ func Scan(dataDir string, include, exclude []string) (*Listing, error) {
 	}
 	l := &Listing{}
 	err := filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
+		// A file the app removes between being listed and being looked at
+		// (a SQLite -journal lives for one commit) is simply not there.
+		if vanished(err) && p != dataDir {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -75,6 +80,9 @@ func Scan(dataDir string, include, exclude []string) (*Listing, error) {
 			return nil
 		}
 		info, err := d.Info()
+		if vanished(err) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -84,7 +92,9 @@ func Scan(dataDir string, include, exclude []string) (*Listing, error) {
 		}
 		if strings.HasPrefix(rel, immutableDir) {
 			e.Kind = Immutable
-		} else if ok, err := IsSQLite(p); err != nil {
+		} else if ok, err := IsSQLite(p); vanished(err) {
+			return nil
+		} else if err != nil {
 			return err
 		} else if ok {
 			e.Kind = SQLite
@@ -101,6 +111,8 @@ func Scan(dataDir string, include, exclude []string) (*Listing, error) {
 	sort.Slice(l.Entries, func(i, j int) bool { return l.Entries[i].Rel < l.Entries[j].Rel })
 	return l, nil
 }
+
+func vanished(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
 // dropSideFiles removes the journal files of SQLite databases. The database
 // is looked at on disk, not in entries, so that a side file is dropped even
