@@ -258,9 +258,9 @@ func (d *decoder) backupConsistency(bk *Backup, attrs hcl.Attributes, inst *Inst
 	switch mode.Value {
 	case ConsistencyOnline:
 	case ConsistencyPause, ConsistencyStop:
-		if inst != nil && inst.Container == "" {
+		if inst != nil && inst.Container == "" && inst.ComposeProject == "" {
 			diags = append(diags, errorf(mode.Range, "Missing container",
-				"The backup %q uses consistency %q, which needs the container of instance %q; set container in that instance block.", bk.Name, mode.Value, inst.Name))
+				"The backup %q uses consistency %q, which needs the container of instance %q; set container (or compose_project) in that instance block.", bk.Name, mode.Value, inst.Name))
 		}
 	default:
 		return append(diags, errorf(mode.Range, "Unknown consistency mode",

@@ -33,6 +33,7 @@ var instanceSchema = &hcl.BodySchema{
 		{Name: "data_dir"},
 		{Name: "docker_volume"},
 		{Name: "container"},
+		{Name: "compose_project"},
 	},
 }
 
@@ -52,18 +53,23 @@ func (d *decoder) instance(b *hcl.Block) (*Instance, hcl.Diagnostics) {
 	evalDiags = append(evalDiags, moreDiags...)
 	container, hasContainer, moreDiags := d.string(content.Attributes, "container")
 	evalDiags = append(evalDiags, moreDiags...)
+	project, hasProject, moreDiags := d.string(content.Attributes, "compose_project")
+	evalDiags = append(evalDiags, moreDiags...)
 	diags = append(diags, evalDiags...)
 	if evalDiags.HasErrors() {
 		return inst, diags
 	}
 
+	// The data is found through data_dir, docker_volume, or the mount at
+	// /app/backend/data of the container (or of the Compose project's
+	// Open WebUI container), resolved when the backup runs.
 	switch {
 	case hasDir && hasVolume:
 		diags = append(diags, errorf(volume.Range, "Conflicting data source",
 			"The instance %q sets both data_dir and docker_volume; set exactly one of them.", inst.Name))
-	case !hasDir && !hasVolume:
+	case !hasDir && !hasVolume && !hasContainer && !hasProject:
 		diags = append(diags, errorf(b.DefRange, "Missing data source",
-			"The instance %q sets neither data_dir nor docker_volume; set exactly one of them.", inst.Name))
+			"The instance %q sets none of data_dir, docker_volume, container or compose_project; set data_dir or docker_volume, or name the container whose /app/backend/data holds the data.", inst.Name))
 	case hasDir:
 		if dataDir.Value == "" {
 			diags = append(diags, errorf(dataDir.Range, "Invalid data directory",
@@ -87,6 +93,14 @@ func (d *decoder) instance(b *hcl.Block) (*Instance, hcl.Diagnostics) {
 				"The container %s of instance %q is not a valid Docker container name or ID.", container.quoted(), inst.Name))
 		} else {
 			inst.Container = name
+		}
+	}
+	if hasProject {
+		if !dockerNamePattern.MatchString(project.Value) {
+			diags = append(diags, errorf(project.Range, "Invalid Compose project name",
+				"The compose_project %s of instance %q is not a valid Docker Compose project name.", project.quoted(), inst.Name))
+		} else {
+			inst.ComposeProject = project.Value
 		}
 	}
 	return inst, diags

@@ -169,6 +169,43 @@ notify "ops" {
 				Notifies: []*Notify{{Name: "ops", URL: "https://hooks.example.com/owui", On: []string{"failure", "success"}}},
 			},
 		},
+		"container or compose project alone as the source": {
+			src: `
+instance "solo" {
+  container = "open-webui"
+}
+instance "stack" {
+  compose_project = "owui-stack"
+}
+target "nas" {
+  remote = "/mnt/nas"
+}
+backup "cold" {
+  instance    = instance.stack
+  to          = [target.nas]
+  every       = "7d"
+  consistency = "stop"
+}
+backup "warm" {
+  instance    = instance.solo
+  to          = [target.nas]
+  every       = "24h"
+  consistency = "pause"
+}
+`,
+			want: &Policy{
+				Filename: "owui.hcl",
+				Instances: []*Instance{
+					{Name: "solo", Container: "open-webui"},
+					{Name: "stack", ComposeProject: "owui-stack"},
+				},
+				Targets: []*Target{{Name: "nas", Remote: "/mnt/nas"}},
+				Backups: []*Backup{
+					{Name: "cold", Instance: "stack", To: []string{"nas"}, Every: 7 * 24 * time.Hour, Exclude: []string{"cache/**"}, Consistency: ConsistencyStop},
+					{Name: "warm", Instance: "solo", To: []string{"nas"}, Every: 24 * time.Hour, Exclude: []string{"cache/**"}, Consistency: ConsistencyPause},
+				},
+			},
+		},
 		"triggers and notification events": {
 			src: `
 instance "main" {

@@ -36,14 +36,28 @@ type Policy struct {
 type Instance struct {
 	Name string
 	// DataDir is the cleaned path of the data directory, made absolute
-	// against DecodeOptions.BaseDir when written relative. Empty when
-	// DockerVolume is set.
+	// against DecodeOptions.BaseDir when written relative. Empty when the
+	// data is found through Docker: DockerVolume, or else the mount at
+	// /app/backend/data of Container (or of ComposeProject's Open WebUI
+	// container), resolved when a backup runs.
 	DataDir string
 	// DockerVolume names a Docker volume holding the data directory.
 	DockerVolume string
-	// Container names the Open WebUI container (needed for pause and stop).
+	// Container names the Open WebUI container (needed for pause and stop,
+	// and to capture its secret key and image).
 	Container string
-	DeclRange hcl.Range
+	// ComposeProject names a Docker Compose project: its container that
+	// mounts /app/backend/data is the Open WebUI container when Container
+	// is not set, and stop also stops the project's other containers that
+	// write to the same data.
+	ComposeProject string
+	DeclRange      hcl.Range
+}
+
+// UsesDocker reports whether the instance is found or held through the
+// Docker Engine.
+func (i *Instance) UsesDocker() bool {
+	return i.DockerVolume != "" || i.Container != "" || i.ComposeProject != ""
 }
 
 // Target is a place snapshots are copied to: an rclone remote, connection

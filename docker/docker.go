@@ -52,6 +52,8 @@ type Container struct {
 	Labels       map[string]string
 	// EnvNames lists the names (never the values) of the container's
 	// environment variables, e.g. to see whether WEBUI_SECRET_KEY is set.
+	// Variables set to the empty string are left out: Open WebUI's start
+	// script treats an empty WEBUI_SECRET_KEY as unset.
 	EnvNames []string
 	Mounts   []Mount
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/owui/owui/config"
+	"github.com/owui/owui/docker"
 	"github.com/owui/owui/executor/target"
 	"github.com/owui/owui/state"
 )
@@ -47,10 +48,18 @@ type Env struct {
 	// files are copied locally (Docker pause or stop). When it is nil or
 	// returns a nil Quiescer, online backups run with Online and pause or
 	// stop backups fail.
+	//
+	// It is the seam for tests; owui itself leaves it nil, and pause and
+	// stop backups then hold their containers through Docker.
 	OpenQuiescer func(b *config.Backup) (Quiescer, error)
+	// Docker connects to the Docker Engine, for instances found or held
+	// through it (docker_volume, container, compose_project). It is called
+	// at most once, on first need; nil means no Docker here.
+	Docker func(ctx context.Context) (docker.Engine, error)
 
-	mu      sync.Mutex
-	targets map[string]*target.Target
+	mu           sync.Mutex
+	targets      map[string]*target.Target
+	dockerEngine docker.Engine
 }
 
 func (e *Env) hooks() Hooks {

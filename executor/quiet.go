@@ -46,10 +46,12 @@ type captureMode struct {
 	quiet string
 }
 
-// captureMode returns the Quiescer and method for b's consistency mode.
-// A pause or stop backup without a Quiescer fails: quietly copying it
-// online instead would record a consistency the snapshot does not have.
-func (e *Env) captureMode(b *config.Backup) (captureMode, error) {
+// captureMode returns the Quiescer and method for b's consistency mode:
+// Env.OpenQuiescer's when it gives one, else Online or a Docker pause or
+// stop of src's containers. A pause or stop backup without a container to
+// hold fails: quietly copying it online instead would record a consistency
+// the snapshot does not have.
+func (e *Env) captureMode(b *config.Backup, src *source) (captureMode, error) {
 	var q Quiescer
 	if e.OpenQuiescer != nil {
 		var err error
@@ -61,8 +63,11 @@ func (e *Env) captureMode(b *config.Backup) (captureMode, error) {
 	case config.ConsistencyOnline, "":
 		return captureMode{q: cmpQuiescer(q, Online), method: stage.MethodOnlineQuietCopy, attempts: quietAttempts}, nil
 	case config.ConsistencyPause, config.ConsistencyStop:
+		if q == nil && e.OpenQuiescer == nil && src.container != nil {
+			q = newDockerQuiescer(e, src, b.Consistency)
+		}
 		if q == nil {
-			return captureMode{}, fmt.Errorf("consistency %q needs the container to be paused or stopped during the capture, and this owui cannot do that here (no Docker support available); use consistency = \"online\" or run owui where it can reach the Docker Engine", b.Consistency)
+			return captureMode{}, fmt.Errorf("consistency %q needs the container to be paused or stopped during the capture, and this owui cannot do that here (no Docker Engine reachable for instance %q); use consistency = \"online\" or run owui where it can reach the Docker Engine", b.Consistency, b.Instance)
 		}
 		m := captureMode{q: q, method: stage.MethodPaused, attempts: 1, quiet: "paused"}
 		if b.Consistency == config.ConsistencyStop {

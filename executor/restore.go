@@ -114,7 +114,11 @@ func restoreFile(ctx context.Context, t *target.Target, m *manifest.Manifest, f 
 		return err
 	}
 	tmp := dst + ".owui-partial"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	perm := os.FileMode(0o644)
+	if f.Secret {
+		perm = 0o600 // the secret key: readable by its owner only
+	}
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}

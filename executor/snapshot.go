@@ -91,21 +91,29 @@ func (e *Env) stage(ctx context.Context, b *config.Backup, id string, created ti
 	if inst == nil {
 		return nil, fmt.Errorf("stage %s: instance %q is not in the policy", b.Name, b.Instance)
 	}
-	if inst.DataDir == "" {
-		return nil, fmt.Errorf("stage %s: instance %q has no data_dir; Docker volume sources are not supported yet", b.Name, inst.Name)
+	h := e.hooks()
+	src, err := e.resolve(ctx, inst)
+	if err != nil {
+		// A data_dir is enough to copy from; only the hold, the secret key
+		// and the image record need Docker, and captureMode fails a pause
+		// or stop backup that has no container to hold.
+		if inst.DataDir == "" {
+			return nil, fmt.Errorf("stage %s: %w", b.Name, err)
+		}
+		h.Logf("%s: warning: %v; copying %s without the container's secret key and image", b.Name, err, inst.DataDir)
+		src = &source{inst: inst, dataDir: inst.DataDir}
 	}
-	mode, err := e.captureMode(b)
+	mode, err := e.captureMode(b, src)
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", b.Name, err)
 	}
-	if _, err := os.Stat(inst.DataDir); err != nil {
-		return nil, fmt.Errorf("stage %s: data_dir of instance %q: %w", b.Name, inst.Name, err)
+	if _, err := os.Stat(src.dataDir); err != nil {
+		return nil, fmt.Errorf("stage %s: data directory of instance %q: %w", b.Name, inst.Name, err)
 	}
-	listing, err := stage.Scan(inst.DataDir, b.Include, b.Exclude)
+	listing, err := stage.Scan(src.dataDir, b.Include, b.Exclude)
 	if err != nil {
-		return nil, fmt.Errorf("stage %s: walk %s: %w", b.Name, inst.DataDir, err)
+		return nil, fmt.Errorf("stage %s: walk %s: %w", b.Name, src.dataDir, err)
 	}
-	h := e.hooks()
 	for _, note := range listing.Skipped {
 		h.Logf("%s: skipped %s", b.Name, note)
 	}
@@ -119,18 +127,26 @@ func (e *Env) stage(ctx context.Context, b *config.Backup, id string, created ti
 		manifest: &manifest.Manifest{
 			FormatVersion: manifest.FormatVersion, Backup: b.Name, Snapshot: id, CreatedAt: created,
 			Instance: inst.Name, Consistency: b.Consistency, OwuiVersion: e.Version,
-			Files: make([]manifest.File, 0, len(listing.Entries)),
+			Source: describeSource(src),
+			Files:  make([]manifest.File, 0, len(listing.Entries)+1),
 		},
 	}
+	// Before the window: the key file is read from the running container.
+	if err := e.captureSecretKey(ctx, src, s, listing.Entries); err != nil {
+		return s, fmt.Errorf("stage %s: %w", b.Name, err)
+	}
 	c := classify(listing.Entries)
-	h.Logf("%s: capturing %s from %s (%s)", b.Name, describeCapture(c), inst.DataDir, mode.describe())
+	h.Logf("%s: capturing %s from %s (%s)", b.Name, describeCapture(c), src.dataDir, mode.describe())
 	var toHash []int // staged SQLite copies, hashed after the window
 	start := time.Now()
 	err = mode.q.Quiet(ctx, func(ctx context.Context) error {
 		var err error
-		toHash, err = e.captureLocal(ctx, b, inst.DataDir, s, c, mode)
+		toHash, err = e.captureLocal(ctx, b, src.dataDir, s, c, mode)
 		return err
 	})
+	if dq, ok := mode.q.(*dockerQuiescer); ok && s.manifest.Source != nil {
+		s.manifest.Source.Held = dq.held
+	}
 	if err != nil {
 		return s, fmt.Errorf("stage %s: %w", b.Name, err)
 	}
@@ -142,7 +158,16 @@ func (e *Env) stage(ctx context.Context, b *config.Backup, id string, created ti
 			return s, fmt.Errorf("stage %s: %w", b.Name, err)
 		}
 	}
-	if err := e.hashImmutable(ctx, s, inst.DataDir, c.immutable); err != nil {
+	if ms := s.manifest.Source; ms != nil {
+		if db, ok := s.local["webui.db"]; ok {
+			if v, err := alembicVersion(ctx, db); err != nil {
+				h.Logf("%s: warning: %v", b.Name, err)
+			} else {
+				ms.AlembicVersion = v
+			}
+		}
+	}
+	if err := e.hashImmutable(ctx, s, src.dataDir, c.immutable); err != nil {
 		return s, fmt.Errorf("stage %s: %w", b.Name, err)
 	}
 	slices.SortFunc(s.manifest.Files, func(a, b manifest.File) int { return strings.Compare(a.Path, b.Path) })

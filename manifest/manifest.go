@@ -28,10 +28,43 @@ type Manifest struct {
 	Instance      string    `json:"instance"`
 	Consistency   string    `json:"consistency"`
 	OwuiVersion   string    `json:"owui_version"`
+	// Source describes the running instance the snapshot was taken from,
+	// when owui found it through Docker.
+	Source *Source `json:"source,omitempty"`
 	// Captures says how each group of files that must be captured at one
 	// moment (vector_db/) was captured.
 	Captures []Capture `json:"captures,omitempty"`
 	Files    []File    `json:"files"`
+}
+
+// Source is the Open WebUI instance a snapshot was taken from.
+type Source struct {
+	// DockerVolume is the volume holding the data directory, when it is one.
+	DockerVolume string `json:"docker_volume,omitempty"`
+	// Container is the Open WebUI container's name.
+	Container string `json:"container,omitempty"`
+	// Image is the reference the container was created from; ImageID the
+	// image's content id; ImageDigest its repository digest
+	// (name@sha256:…), when the image came from a registry.
+	Image       string `json:"image,omitempty"`
+	ImageID     string `json:"image_id,omitempty"`
+	ImageDigest string `json:"image_digest,omitempty"`
+	// OpenWebUIVersion is the image's org.opencontainers.image.version
+	// label; AlembicVersion the schema revision in webui.db.
+	OpenWebUIVersion string `json:"openwebui_version,omitempty"`
+	AlembicVersion   string `json:"alembic_version,omitempty"`
+	// Held lists the containers paused or stopped for the local capture.
+	Held []Held `json:"held,omitempty"`
+}
+
+// Held is one container paused or stopped for a snapshot's local capture.
+type Held struct {
+	Container string `json:"container"`
+	// Action is "pause" or "stop".
+	Action string `json:"action"`
+	// Millis is how long the container was paused, or from the stop
+	// request until it had started again.
+	Millis float64 `json:"ms"`
 }
 
 // Capture records how a group of files was captured together.
@@ -53,6 +86,9 @@ type File struct {
 	Size   int64   `json:"size"`
 	SHA256 string  `json:"sha256"`
 	SQLite *SQLite `json:"sqlite,omitempty"`
+	// Secret marks a file whose content is a secret (Open WebUI's
+	// .webui_secret_key): restored like any file, never printed.
+	Secret bool `json:"secret,omitempty"`
 }
 
 // SQLite records how a SQLite file was copied and what the copy holds.

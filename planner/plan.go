@@ -65,7 +65,11 @@ func Make(p *config.Policy, obs Observed, now time.Time) Plan {
 				continue
 			}
 			order[k] = i
-			actions, kept := planTarget(b, t, byTarget[k], loc, now)
+			var win *Window
+			if w, ok := obs.Windows[b.Name]; ok {
+				win = &w
+			}
+			actions, kept := planTarget(b, t, byTarget[k], win, loc, now)
 			out.Actions = append(out.Actions, actions...)
 			out.Kept = append(out.Kept, kept...)
 		}
@@ -104,7 +108,7 @@ func kindOrder(k Kind) int {
 }
 
 // planTarget plans one backup on one target.
-func planTarget(b *config.Backup, target string, snaps []Snapshot, loc *time.Location, now time.Time) ([]Action, []Kept) {
+func planTarget(b *config.Backup, target string, snaps []Snapshot, win *Window, loc *time.Location, now time.Time) ([]Action, []Kept) {
 	var actions []Action
 	var complete []Snapshot
 	for _, s := range snaps {
@@ -122,7 +126,7 @@ func planTarget(b *config.Backup, target string, snaps []Snapshot, loc *time.Loc
 	isDue, why := due(b, target, newest, haveNewest, loc, now)
 	candidates := complete
 	if isDue {
-		actions = append(actions, Action{Kind: KindSnapshot, Backup: b.Name, Target: target, Reason: why + "; " + CaptureReason(b.Consistency)})
+		actions = append(actions, Action{Kind: KindSnapshot, Backup: b.Name, Target: target, Reason: why + "; " + WindowReason(b.Consistency, win)})
 		created := now.UTC().Truncate(time.Second)
 		candidates = append(slices.Clip(complete), Snapshot{
 			Backup: b.Name, Target: target, ID: SnapshotID(created), CreatedAt: created, Status: StatusComplete,

@@ -41,9 +41,31 @@ type Snapshot struct {
 }
 
 // Observed is what the planner knows of the world: the snapshots on every
-// target (after refresh) or as recorded in state.
+// target (after refresh) or as recorded in state, and how long the quiet
+// window of each pause or stop backup would last.
 type Observed struct {
 	Snapshots []Snapshot
+	// Windows maps a pause or stop backup's name to what its quiet window
+	// would hold, measured before planning; a backup without an entry gets
+	// a reason without an estimate.
+	Windows map[string]Window
+}
+
+// Window is what a pause or stop backup's quiet window would hold if it
+// started now: which containers it would pause or stop, and how much it
+// would copy while they are held.
+type Window struct {
+	// Held are the running containers the capture would pause or stop.
+	Held []string
+	// Idle are containers already paused or not running: left as they are.
+	Idle []string
+	// Files and Bytes are what is copied inside the window: the SQLite
+	// databases, vector_db/ and other changing files (not uploads/).
+	Files int
+	Bytes int64
+	// Unknown says why the window could not be measured; the other fields
+	// are then empty.
+	Unknown string
 }
 
 // Action is one step of a plan.

@@ -69,6 +69,22 @@ CREATE TABLE run_actions (
 ) WITHOUT ROWID;
 CREATE INDEX run_actions_pair ON run_actions (backup, target, action, run_id);
 `,
+	// 3: containers owui has paused or stopped (or is about to), so that the
+	// next owui command puts them back after a kill -9 or a power cut.
+	`
+CREATE TABLE holds (
+	id             INTEGER PRIMARY KEY AUTOINCREMENT,
+	container_id   TEXT NOT NULL,
+	container_name TEXT NOT NULL,
+	action         TEXT NOT NULL CHECK (action IN ('pause', 'stop')),
+	pid            INTEGER NOT NULL,
+	host           TEXT NOT NULL,
+	started_at     TEXT NOT NULL,
+	-- owner is random per process: a hold with this process's pid but
+	-- another owner was made before a restart reused the pid.
+	owner          TEXT NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this owui writes.

@@ -649,3 +649,62 @@ func TestRunActionsAndHistory(t *testing.T) {
 		t.Errorf("LastSuccess = %+v, %v; want run %d (a failed run never advances it)", ok, err, id1)
 	}
 }
+
+// TestHolds: holds are recorded, listed oldest first and forgotten; a hold
+// of this process is its own, one of a dead pid on this host is gone, and
+// one of another host never is.
+func TestHolds(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	host, _ := os.Hostname()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := cmd.Process.Pid
+	started := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
+	var ids []int64
+	for _, h := range []Hold{
+		{ContainerID: "c1", ContainerName: "open-webui", Action: HoldPause, PID: os.Getpid(), Host: host, Started: started},
+		{ContainerID: "c2", ContainerName: "worker", Action: HoldStop, PID: dead, Host: host, Started: started},
+		{ContainerID: "c3", ContainerName: "far", Action: HoldStop, PID: dead, Host: "elsewhere", Started: started},
+	} {
+		id, err := s.AddHold(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if _, err := s.AddHold(ctx, Hold{ContainerID: "c4", ContainerName: "x", Action: "freeze", PID: 1, Host: host, Started: started}); err == nil {
+		t.Error("a hold with an unknown action was recorded")
+	}
+	hs, err := s.Holds(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 3 || hs[0].ContainerName != "open-webui" || hs[1].Action != HoldStop || !hs[2].Started.Equal(started) {
+		t.Fatalf("holds = %+v", hs)
+	}
+	for i, want := range []bool{false, true, false} {
+		if got := hs[i].OwnerGone(host); got != want {
+			t.Errorf("%s: OwnerGone = %v, want %v", hs[i].ContainerName, got, want)
+		}
+	}
+	// The same pid with another owner token: a restarted process that got
+	// the pid of the one that made the hold.
+	reused := hs[0]
+	reused.owner = "earlier-process"
+	if !reused.OwnerGone(host) {
+		t.Error("a hold of an earlier process with this pid is not gone")
+	}
+	if err := s.DeleteHold(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if hs, _ := s.Holds(ctx); len(hs) != 2 {
+		t.Errorf("%d holds after delete, want 2", len(hs))
+	}
+}

@@ -71,6 +71,7 @@ func (ss *session) applyOnce(ctx context.Context, g *globalOptions, s streams, j
 	obs := refreshed.Observed
 	reachable, unreached := ss.withoutUnreachable(refreshed.Unreachable)
 	plan := makePlan(reachable, obs, job.PlanAt, job.Force)
+	plan = ss.measureWindows(ctx, &obs, plan, func(obs planner.Observed) planner.Plan { return makePlan(reachable, obs, job.PlanAt, job.Force) })
 	if job.Saved != nil {
 		if err := checkSavedPlan(g, job.Saved, plan, obs); err != nil {
 			return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -53,7 +54,7 @@ func runApply(ctx context.Context, g *globalOptions, opts applyOptions, s stream
 			return err
 		}
 	}
-	ss, err := openSession(g, s)
+	ss, err := openSession(ctx, g, s)
 	if err != nil {
 		return err
 	}
@@ -72,10 +73,25 @@ func checkSavedPlan(g *globalOptions, saved *savedPlan, plan planner.Plan, obs p
 	if err != nil {
 		return err
 	}
-	if ps != saved.PolicySHA256 || os != saved.ObservedSHA256 || !reflect.DeepEqual(plan.JSON().Actions, saved.Plan.Actions) {
+	if ps != saved.PolicySHA256 || os != saved.ObservedSHA256 || !sameActions(plan.JSON().Actions, saved.Plan.Actions) {
 		return errStalePlan
 	}
 	return nil
+}
+
+// sameActions compares two plans' actions without their reasons: the
+// policy and observed fingerprints already cover what reasons are made
+// of, except the quiet-window estimate, which follows the data's size
+// from one minute to the next and must not make a saved plan stale.
+func sameActions(a, b []planner.JSONAction) bool {
+	strip := func(as []planner.JSONAction) []planner.JSONAction {
+		out := slices.Clone(as)
+		for i := range out {
+			out[i].Reason = ""
+		}
+		return out
+	}
+	return reflect.DeepEqual(strip(a), strip(b))
 }
 
 // confirm asks for "yes" on a terminal; without one it refuses.

@@ -53,7 +53,7 @@ type historyActionJSON struct {
 func runHistory(ctx context.Context, g *globalOptions, opts historyOptions, s streams) error {
 	// History needs the state only, not a valid policy: it is what one
 	// reads when things went wrong.
-	st, err := openState(g)
+	st, err := openState(ctx, g, s)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func runPlan(ctx context.Context, g *globalOptions, opts planOptions, s streams)
 	if err != nil {
 		return err
 	}
-	ss, err := openSession(g, s)
+	ss, err := openSession(ctx, g, s)
 	if err != nil {
 		return err
 	}
@@ -51,6 +51,7 @@ func runPlan(ctx context.Context, g *globalOptions, opts planOptions, s streams)
 		return err
 	}
 	plan := planner.Make(ss.policy, obs, now)
+	plan = ss.measureWindows(ctx, &obs, plan, func(obs planner.Observed) planner.Plan { return planner.Make(ss.policy, obs, now) })
 	if err := showPlan(g, s, plan); err != nil {
 		return err
 	}

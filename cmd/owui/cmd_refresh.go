@@ -22,7 +22,7 @@ func newRefreshCmd(g *globalOptions, s streams) *cobra.Command {
 }
 
 func runRefresh(ctx context.Context, g *globalOptions, s streams) (err error) {
-	ss, err := openSession(g, s)
+	ss, err := openSession(ctx, g, s)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func runRestore(ctx context.Context, g *globalOptions, opts executor.RestoreOpti
 	if opts.Dir == "" {
 		return errors.New("restore needs --to DIR")
 	}
-	ss, err := openSession(g, s)
+	ss, err := openSession(ctx, g, s)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func runSnapshots(ctx context.Context, g *globalOptions, refresh bool, s streams
 	if err != nil {
 		return err
 	}
-	ss, err := openSession(g, s)
+	ss, err := openSession(ctx, g, s)
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, s stre
 	if err != nil {
 		return err
 	}
-	ss, err := openSession(g, s)
+	ss, err := openSession(ctx, g, s)
 	if err != nil {
 		return err
 	}

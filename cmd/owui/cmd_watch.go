@@ -31,7 +31,7 @@ func runWatch(ctx context.Context, g *globalOptions, s streams) error {
 	if _, err := loadPolicy(g, s); err != nil {
 		return err
 	}
-	st, err := openState(g)
+	st, err := openState(ctx, g, s)
 	if err != nil {
 		return err
 	}

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/owui/owui/config"
+	"github.com/owui/owui/docker"
 	"github.com/owui/owui/executor"
 	"github.com/owui/owui/planner"
 	"github.com/owui/owui/state"
@@ -74,21 +76,53 @@ type session struct {
 	ownsStore bool
 }
 
-func openSession(g *globalOptions, s streams) (*session, error) {
+// openSession opens the state (putting back containers a dead owui left
+// paused or stopped) and loads the policy. An existing state comes first,
+// so that even a broken policy does not keep a container paused; a state
+// that does not exist yet holds nothing to put back, and is created only
+// once the policy loads.
+func openSession(ctx context.Context, g *globalOptions, s streams) (*session, error) {
+	var st *state.Store
+	var err error
+	if _, serr := os.Stat(filepath.Join(g.stateDir(), state.FileName)); serr == nil {
+		if st, err = openState(ctx, g, s); err != nil {
+			return nil, err
+		}
+	}
 	p, err := loadPolicy(g, s)
 	if err != nil {
+		if st != nil {
+			st.Close()
+		}
 		return nil, err
 	}
-	st, err := openState(g)
-	if err != nil {
-		return nil, err
+	if st == nil {
+		if st, err = openState(ctx, g, s); err != nil {
+			return nil, err
+		}
 	}
 	ss := newSession(g, s, p, st)
 	ss.ownsStore = true
 	return ss, nil
 }
 
-func openState(g *globalOptions) (*state.Store, error) {
+// openState opens the state database and, before anything else, puts back
+// the containers that an owui process killed inside a quiet window left
+// paused or stopped (safety rule 4), saying so on standard error. A
+// container that cannot be put back is a warning here: its hold stays
+// recorded, and owui recover reports it as an error.
+func openState(ctx context.Context, g *globalOptions, s streams) (*state.Store, error) {
+	st, err := openStateOnly(g)
+	if err != nil {
+		return nil, err
+	}
+	if err := recoverHolds(ctx, st, s); err != nil {
+		fmt.Fprintf(s.Err, "Warning: %v; run owui recover once the Docker Engine is reachable\n", err)
+	}
+	return st, nil
+}
+
+func openStateOnly(g *globalOptions) (*state.Store, error) {
 	dir := g.stateDir()
 	st, err := state.Open(dir)
 	if err != nil {
@@ -107,6 +141,7 @@ func newSession(g *globalOptions, s streams, p *config.Policy, st *state.Store) 
 		StateDir: g.stateDir(),
 		Hooks:    hooks,
 		Version:  version,
+		Docker:   docker.Connect,
 	}
 	return &session{policy: p, store: st, env: env, log: hooks.log}
 }
@@ -133,6 +168,27 @@ func (ss *session) observe(ctx context.Context, refresh bool) (planner.Observed,
 		return planner.Observed{}, nil, err
 	}
 	return r.Observed, r, nil
+}
+
+// measureWindows adds to obs the quiet windows of the pause and stop
+// backups that plan would snapshot, and returns the plan made again with
+// them (its reasons then say which containers are held and for about how
+// long). Only those backups' instances are looked at, so a plan with
+// nothing to pause never talks to Docker.
+func (ss *session) measureWindows(ctx context.Context, obs *planner.Observed, plan planner.Plan, remake func(planner.Observed) planner.Plan) planner.Plan {
+	var names []string
+	for _, a := range plan.Actions {
+		b := ss.policy.Backup(a.Backup)
+		if a.Kind != planner.KindSnapshot || b == nil || b.Consistency == config.ConsistencyOnline || slices.Contains(names, b.Name) {
+			continue
+		}
+		names = append(names, b.Name)
+	}
+	if len(names) == 0 {
+		return plan
+	}
+	obs.Windows = ss.env.Windows(ctx, names)
+	return remake(*obs)
 }
 
 // refreshSave refreshes from the targets and saves what it found in state.

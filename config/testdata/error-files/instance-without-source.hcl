@@ -1,3 +1,2 @@
 instance "main" { # ERROR: Missing data source
-  container = "open-webui"
 }

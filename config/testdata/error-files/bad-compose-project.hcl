@@ -1,0 +1,3 @@
+instance "main" {
+  compose_project = "my project" # ERROR: Invalid Compose project name
+}
