@@ -2,15 +2,13 @@ package executor
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
+	"time"
 
+	"github.com/owui/owui/config"
 	"github.com/owui/owui/executor/target"
 	"github.com/owui/owui/manifest"
 )
@@ -23,17 +21,61 @@ type RestoreOptions struct {
 	// Snapshot is a snapshot id, or "" / "latest" for the newest complete one.
 	Snapshot string
 	// Dir is the destination; it must be empty or absent unless Force.
-	Dir   string
+	Dir string
+	// Force restores into a non-empty Dir; files in the way are moved aside
+	// to <Dir>.before-restore-<time>, never overwritten.
 	Force bool
+	// DryRun reports what would be written and writes nothing.
+	DryRun bool
+	// InPlace restores into the backup's instance itself instead of Dir.
+	InPlace bool
+	// RewriteUploads rewrites the restored webui.db's file.path rows to
+	// point into UploadPrefix, or when that is empty into the uploads/
+	// directory the restored data will be opened from.
+	RewriteUploads bool
+	UploadPrefix   string
+	// Now names the move-aside directories; zero means the clock.
+	Now time.Time
+}
+
+// RestoreResult is what a restore did, or with DryRun would do.
+type RestoreResult struct {
+	Manifest *manifest.Manifest
+	Target   string
+	// Dir is where the files went: opts.Dir, or the instance's data dir.
+	Dir string
+	// Planned lists the files a dry run would write.
+	Planned []PlannedFile
+	// Aside is where data that was in the way went ("" when none was).
+	Aside    string
+	Replaced int
+	// Containers were stopped for an in-place restore and started again.
+	Containers []string
+	Uploads    UploadPaths
+	// Warnings are things the operator must know before opening the data.
+	Warnings []string
+	// Rollback is the shell commands that undo an in-place restore.
+	Rollback []string
+}
+
+// PlannedFile is one file a dry run would write.
+type PlannedFile struct {
+	Path string
+	Size int64
+	// Exists is true when a file is in the way (moved aside with --force).
+	Exists bool
 }
 
 // ErrDestinationNotEmpty is returned when a restore would write into a
 // directory that already holds files.
 var ErrDestinationNotEmpty = errors.New("destination is not empty")
 
-// Restore downloads a complete snapshot into opts.Dir and checks every
-// file's size and sha256 against the manifest as it arrives.
-func (e *Env) Restore(ctx context.Context, opts RestoreOptions) (*manifest.Manifest, error) {
+// Restore downloads a complete snapshot into opts.Dir (or with InPlace into
+// the instance's data directory) and checks every file's size and sha256
+// against the manifest as it arrives. Files are downloaded into a staging
+// directory inside the destination and moved into place only once all of
+// them match, so a failed restore leaves no partial file behind.
+func (e *Env) Restore(ctx context.Context, opts RestoreOptions) (*RestoreResult, error) {
 	b := e.Policy.Backup(opts.Backup)
 	if b == nil {
 		return nil, fmt.Errorf("restore: backup %q is not in the policy", opts.Backup)
@@ -50,18 +92,73 @@ func (e *Env) Restore(ctx context.Context, opts RestoreOptions) (*manifest.Manif
 	if err != nil {
 		return nil, fmt.Errorf("restore %s from %s: %w", b.Name, tname, err)
 	}
-	if err := checkDestination(opts.Dir, opts.Force); err != nil {
-		return nil, fmt.Errorf("restore into %s: %w", opts.Dir, err)
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
 	}
-	for _, f := range m.Files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := restoreFile(ctx, t, m, f, opts.Dir); err != nil {
-			return nil, fmt.Errorf("restore %s of %s from %s: %w", m.Snapshot, b.Name, tname, err)
-		}
+	res := &RestoreResult{Manifest: m, Target: tname}
+	if opts.InPlace {
+		err = e.restoreInPlace(ctx, opts, b, t, res)
+	} else {
+		err = e.restoreTo(ctx, opts, t, res)
 	}
-	return m, nil
+	if err != nil {
+		return nil, fmt.Errorf("restore %s of %s from %s: %w", m.Snapshot, b.Name, tname, err)
+	}
+	return res, nil
+}
+
+// restoreTo restores into opts.Dir.
+func (e *Env) restoreTo(ctx context.Context, opts RestoreOptions, t *target.Target, res *RestoreResult) error {
+	if opts.Dir == "" {
+		return errors.New("no destination directory")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return err
+	}
+	res.Dir = dir
+	m := res.Manifest
+	if snapshotNewer(m.Source, "") {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the snapshot comes from Open WebUI %s; open it with that release or a newer one", describeVersion(m.Source)))
+	}
+	empty, err := dirEmpty(dir)
+	if err != nil {
+		return err
+	}
+	if !empty && !opts.Force {
+		return fmt.Errorf("restore into %s: %w (use --force to restore into it anyway; files in the way are moved aside)", dir, ErrDestinationNotEmpty)
+	}
+	if opts.DryRun {
+		res.Planned, err = planFiles(dir, m.Files)
+		return err
+	}
+	created := false
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		created = true
+	}
+	st, err := e.fetchAll(ctx, t, res.Target, m, dir)
+	if err != nil {
+		if created {
+			os.Remove(dir) // only succeeds when nothing else appeared in it
+		}
+		return err
+	}
+	defer st.remove()
+	if res.Uploads, err = checkUploads(ctx, st.dir, filepath.Join(dir, "uploads"), opts); err != nil {
+		return err
+	}
+	aside := asideName(dir, opts.Now)
+	replaced, err := st.install(dir, aside)
+	if err != nil {
+		return err
+	}
+	if replaced > 0 {
+		res.Aside, res.Replaced = aside, replaced
+	}
+	return checkInstalled(dir, m.Files, res.Uploads.Rewritten > 0)
 }
 
 // pickSnapshot reads the manifest of the named snapshot, or of the newest
@@ -86,56 +183,28 @@ func pickSnapshot(ctx context.Context, t *target.Target, backup, id string) (*ma
 	return best, nil
 }
 
-func checkDestination(dir string, force bool) error {
+// dirEmpty reports whether dir is absent or holds nothing.
+func dirEmpty(dir string) (bool, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return os.MkdirAll(dir, 0o755)
+		return true, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	if len(entries) > 0 && !force {
-		return fmt.Errorf("%w (use --force to restore into it anyway)", ErrDestinationNotEmpty)
-	}
-	return nil
+	return len(entries) == 0, nil
 }
 
-// restoreFile downloads one file beside its final name, checks it, then
-// renames it into place.
-func restoreFile(ctx context.Context, t *target.Target, m *manifest.Manifest, f manifest.File, dir string) error {
-	if err := manifest.CheckPath(f.Path); err != nil {
-		return err
+// asideName is where data in the way of a restore into dir is moved.
+func asideName(dir string, now time.Time) string {
+	return dir + ".before-restore-" + now.UTC().Format("20060102T150405Z")
+}
+
+// instanceOf returns the backup's instance.
+func (e *Env) instanceOf(b *config.Backup) (*config.Instance, error) {
+	inst := e.Policy.Instance(b.Instance)
+	if inst == nil {
+		return nil, fmt.Errorf("instance %q is not in the policy", b.Instance)
 	}
-	dst := filepath.Join(dir, filepath.FromSlash(f.Path))
-	if rel, err := filepath.Rel(dir, dst); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("%w: %q", manifest.ErrUnsafePath, f.Path)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	tmp := dst + ".owui-partial"
-	perm := os.FileMode(0o644)
-	if f.Secret {
-		perm = 0o600 // the secret key: readable by its owner only
-	}
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	h := sha256.New()
-	n, err := t.GetFile(ctx, m.Backup, m.Snapshot, f.Path, io.MultiWriter(out, h))
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("download %s: %w", f.Path, err)
-	}
-	if n != f.Size {
-		return fmt.Errorf("check %s: size %d, manifest says %d", f.Path, n, f.Size)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != f.SHA256 {
-		return fmt.Errorf("check %s: sha256 %s, manifest says %s", f.Path, sum, f.SHA256)
-	}
-	return os.Rename(tmp, dst)
+	return inst, nil
 }
