@@ -26,7 +26,7 @@ var backupSchema = &hcl.BodySchema{
 		{Name: "exclude"},
 		{Name: "consistency"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "keep"}, {Type: "trigger"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "keep"}, {Type: "trigger"}, {Type: "verify"}},
 }
 
 // backup decodes a backup block; p holds the instances and targets already
@@ -55,13 +55,15 @@ func (d *decoder) backup(b *hcl.Block, p *Policy) (*Backup, hcl.Diagnostics) {
 	diags = append(diags, d.backupPaths(bk, attrs)...)
 	diags = append(diags, d.backupConsistency(bk, attrs, inst)...)
 
-	var keeps, triggers []*hcl.Block
+	var keeps, triggers, verifies []*hcl.Block
 	for _, blk := range content.Blocks {
 		switch blk.Type {
 		case "keep":
 			keeps = append(keeps, blk)
 		case "trigger":
 			triggers = append(triggers, blk)
+		case "verify":
+			verifies = append(verifies, blk)
 		}
 	}
 	for i, kb := range keeps {
@@ -83,6 +85,16 @@ func (d *decoder) backup(b *hcl.Block, p *Policy) (*Backup, hcl.Diagnostics) {
 		trig, moreDiags := d.trigger(tb, bk.Name)
 		diags = append(diags, moreDiags...)
 		bk.Trigger = trig
+	}
+	for i, vb := range verifies {
+		if i > 0 {
+			diags = append(diags, errorf(vb.DefRange, "Duplicate verify block",
+				"The backup %q already has a verify block at %s; a backup takes at most one.", bk.Name, verifies[0].DefRange))
+			continue
+		}
+		v, moreDiags := d.verify(vb, bk.Name)
+		diags = append(diags, moreDiags...)
+		bk.Verify = v
 	}
 	return bk, diags
 }
@@ -362,4 +374,38 @@ func (d *decoder) trigger(b *hcl.Block, backup string) (*Trigger, hcl.Diagnostic
 		}
 	}
 	return t, diags
+}
+
+var verifySchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "every", Required: true}, {Name: "read_data"}},
+}
+
+// verify decodes a verify block: every (an interval, required) and
+// read_data (default false).
+func (d *decoder) verify(b *hcl.Block, backup string) (*Verify, hcl.Diagnostics) {
+	v := &Verify{DeclRange: b.DefRange}
+	content, diags := b.Body.Content(verifySchema)
+	every, ok, moreDiags := d.string(content.Attributes, "every")
+	diags = append(diags, moreDiags...)
+	if ok {
+		dur, err := ParseInterval(every.Value)
+		switch {
+		case err != nil:
+			diags = append(diags, errorf(every.Range, "Invalid verify interval",
+				"The verify every %s of backup %q is not an interval such as \"24h\", \"7d\" or \"2w\".", every.quoted(), backup))
+		case dur < time.Minute:
+			diags = append(diags, errorf(every.Range, "Invalid verify interval",
+				"The verify every %s of backup %q is under a minute; a verification reads the whole snapshot.", every.quoted(), backup))
+		default:
+			v.Every = dur
+		}
+	}
+	if attr, ok := content.Attributes["read_data"]; ok {
+		val, _, moreDiags := d.eval(attr.Expr, "read_data", cty.Bool)
+		diags = append(diags, moreDiags...)
+		if val != cty.NilVal {
+			v.ReadData = val.True()
+		}
+	}
+	return v, diags
 }

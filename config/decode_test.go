@@ -231,6 +231,18 @@ backup "hourly" {
   trigger {
     on_change = true
   }
+  verify {
+    every = "7d"
+  }
+}
+backup "drilled" {
+  instance = instance.main
+  to       = [target.nas]
+  every    = "24h"
+  verify {
+    every     = "168h"
+    read_data = true
+  }
 }
 notify "all" {
   url             = "ntfy://ntfy.sh/owui"
@@ -252,9 +264,15 @@ notify "hc" {
 						Trigger: &Trigger{OnChange: true, Debounce: 30 * time.Second, MinInterval: 2 * time.Hour},
 					},
 					{
+						Name: "drilled", Instance: "main", To: []string{"nas"},
+						Every: 24 * time.Hour, Exclude: []string{"cache/**"}, Consistency: ConsistencyOnline,
+						Verify: &Verify{Every: 168 * time.Hour, ReadData: true},
+					},
+					{
 						Name: "hourly", Instance: "main", To: []string{"nas"},
 						Every: time.Hour, Exclude: []string{"cache/**"}, Consistency: ConsistencyOnline,
 						Trigger: &Trigger{OnChange: true, Debounce: DefaultDebounce, MinInterval: DefaultMinInterval},
+						Verify:  &Verify{Every: 168 * time.Hour},
 					},
 				},
 				Notifies: []*Notify{

@@ -103,7 +103,20 @@ type Backup struct {
 	// Keep is nil when the backup has no keep block: every snapshot is kept.
 	Keep *Keep
 	// Trigger is nil when the backup has no trigger block.
-	Trigger   *Trigger
+	Trigger *Trigger
+	// Verify is nil when the backup has no verify block (no drills).
+	Verify    *Verify
+	DeclRange hcl.Range
+}
+
+// Verify makes the planner schedule verification drills of a backup: the
+// newest good snapshot on each target is verified when no verification of
+// it (or of a newer one) is younger than Every.
+type Verify struct {
+	Every time.Duration
+	// ReadData downloads every file and checks checksums, SQLite integrity
+	// and cross-references; without it only the listing is checked.
+	ReadData  bool
 	DeclRange hcl.Range
 }
 

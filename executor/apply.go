@@ -28,6 +28,9 @@ type Outcome struct {
 	// Skipped says why an action was not carried out (a prune whose new
 	// snapshot failed, for one).
 	Skipped string
+	// Problems are what a verify action found wrong, one per failing file
+	// or check (Err then says it failed).
+	Problems []string
 }
 
 // Result is what an apply did, action by action.
@@ -48,8 +51,9 @@ func (r *Result) Err() error {
 
 // Apply carries out a plan made from obs. New snapshots are stamped with
 // now. Repairs come first, then each backup's snapshots (captured once, sent
-// to every target), then its prunes, which run only on targets where this
-// run's new snapshot succeeded. One failing target or backup does not stop
+// to every target), then its verifications, then its prunes, which run only
+// on targets where this run's new snapshot succeeded (and passed, when it
+// was verified). One failing target or backup does not stop
 // the others; the joined error says what failed.
 func (e *Env) Apply(ctx context.Context, plan planner.Plan, obs planner.Observed, now time.Time) *Result {
 	res := &Result{}
@@ -63,7 +67,7 @@ func (e *Env) Apply(ctx context.Context, plan planner.Plan, obs planner.Observed
 		}
 	}
 	for _, b := range e.Policy.Backups {
-		var snaps, prunes []planner.Action
+		var snaps, verifies, prunes []planner.Action
 		for _, a := range plan.Actions {
 			if a.Backup != b.Name {
 				continue
@@ -71,6 +75,8 @@ func (e *Env) Apply(ctx context.Context, plan planner.Plan, obs planner.Observed
 			switch a.Kind {
 			case planner.KindSnapshot:
 				snaps = append(snaps, a)
+			case planner.KindVerify:
+				verifies = append(verifies, a)
 			case planner.KindPrune:
 				prunes = append(prunes, a)
 			}
@@ -86,6 +92,15 @@ func (e *Env) Apply(ctx context.Context, plan planner.Plan, obs planner.Observed
 				}
 				res.Outcomes = append(res.Outcomes, o)
 			}
+		}
+		for _, a := range verifies {
+			o := e.verify(ctx, a, made)
+			if o.Err != nil && a.Snapshot == "" {
+				// The new snapshot is broken: it replaces nothing.
+				failed[a.Target] = true
+				delete(made, a.Target)
+			}
+			res.Outcomes = append(res.Outcomes, o)
 		}
 		for _, a := range prunes {
 			res.Outcomes = append(res.Outcomes, e.prune(ctx, a, obs, made, failed))
@@ -169,20 +184,28 @@ func (e *Env) sendTo(ctx context.Context, b *config.Backup, tname string, s *sta
 		return wrap(err)
 	}
 	m := s.manifest
+	sum, err := m.SHA256()
+	if err != nil {
+		return wrap(err)
+	}
 	if err := e.Store.PutSnapshot(ctx, state.SnapshotRecord{
 		Backup: b.Name, Target: tname, ID: id, CreatedAt: m.CreatedAt,
 		Bytes: m.TotalSize(), Files: len(m.Files), Complete: true, RecordedAt: time.Now().UTC(),
+		ManifestSHA256: sum,
 	}); err != nil {
 		return wrap(fmt.Errorf("record in state: %w", err))
 	}
 	return nil
 }
 
-// newestComplete is the id of the newest complete snapshot of backup on target.
+// newestComplete is the id of the newest complete snapshot of backup on
+// target whose last verification did not fail: the one never pruned, and
+// the base of the next incremental snapshot (a broken one would pass its
+// damage on through hard links and server-side copies).
 func newestComplete(obs planner.Observed, backup, tname string) string {
 	var best planner.Snapshot
 	for _, s := range obs.Snapshots {
-		if s.Backup == backup && s.Target == tname && s.Status == planner.StatusComplete &&
+		if s.Backup == backup && s.Target == tname && s.Status == planner.StatusComplete && !s.VerifyFailed &&
 			(best.ID == "" || s.CreatedAt.After(best.CreatedAt)) {
 			best = s
 		}

@@ -54,6 +54,10 @@ func (e *Env) Refresh(ctx context.Context) (*Refreshed, error) {
 	for _, r := range recorded {
 		inState[[3]string{r.Backup, r.Target, r.ID}] = r
 	}
+	vers, err := e.Store.Verifications(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
 
 	out := &Refreshed{Records: map[string][]state.SnapshotRecord{}, Backups: map[string][]string{}, Unreachable: map[string]error{}}
 	now := time.Now().UTC()
@@ -86,6 +90,7 @@ func (e *Env) Refresh(ctx context.Context) (*Refreshed, error) {
 		}
 		out.add(l, inState, now)
 	}
+	addVerifications(out.Observed.Snapshots, vers)
 	sortObserved(out.Observed.Snapshots)
 	return out, nil
 }
@@ -100,6 +105,13 @@ type listed struct {
 // complete but the target no longer holds.
 func (out *Refreshed) add(l listed, inState map[[3]string]state.SnapshotRecord, now time.Time) {
 	out.Backups[l.target] = append(out.Backups[l.target], l.backup)
+	recordedAny := false // state knows snapshots of the pair: new ones are drift
+	for key, r := range inState {
+		if key[0] == l.backup && key[1] == l.target && r.Complete {
+			recordedAny = true
+			break
+		}
+	}
 	onTarget := make(map[string]bool, len(l.listing))
 	for _, item := range l.listing {
 		created, err := planner.ParseSnapshotID(item.ID)
@@ -109,10 +121,18 @@ func (out *Refreshed) add(l listed, inState map[[3]string]state.SnapshotRecord, 
 		onTarget[item.ID] = true
 		snap := planner.Snapshot{Backup: l.backup, Target: l.target, ID: item.ID, CreatedAt: created, Status: planner.StatusIncomplete}
 		if m := item.Manifest; m != nil {
-			snap.CreatedAt, snap.Status = m.CreatedAt, planner.StatusComplete
+			snap.CreatedAt, snap.Status, snap.ManifestSHA256 = m.CreatedAt, planner.StatusComplete, item.ManifestSHA256
+			rec, known := inState[[3]string{l.backup, l.target, item.ID}]
+			switch {
+			case known && rec.Complete && rec.ManifestSHA256 != "" && rec.ManifestSHA256 != item.ManifestSHA256:
+				snap.Drift = planner.DriftChanged
+			case (!known || !rec.Complete) && recordedAny:
+				snap.Drift = planner.DriftAdded
+			}
 			out.Records[l.target] = append(out.Records[l.target], state.SnapshotRecord{
 				Backup: l.backup, Target: l.target, ID: item.ID, CreatedAt: m.CreatedAt,
 				Bytes: m.TotalSize(), Files: len(m.Files), Complete: true, RecordedAt: now,
+				ManifestSHA256: item.ManifestSHA256,
 			})
 		}
 		out.Observed.Snapshots = append(out.Observed.Snapshots, snap)
@@ -148,6 +168,10 @@ func ObservedFromState(ctx context.Context, st *state.Store) (planner.Observed, 
 	if err != nil {
 		return planner.Observed{}, fmt.Errorf("read state: %w", err)
 	}
+	vers, err := st.Verifications(ctx)
+	if err != nil {
+		return planner.Observed{}, fmt.Errorf("read state: %w", err)
+	}
 	var obs planner.Observed
 	for _, r := range recs {
 		if !r.Complete {
@@ -155,10 +179,43 @@ func ObservedFromState(ctx context.Context, st *state.Store) (planner.Observed, 
 		}
 		obs.Snapshots = append(obs.Snapshots, planner.Snapshot{
 			Backup: r.Backup, Target: r.Target, ID: r.ID, CreatedAt: r.CreatedAt, Status: planner.StatusComplete,
+			ManifestSHA256: r.ManifestSHA256,
 		})
 	}
+	addVerifications(obs.Snapshots, vers)
 	sortObserved(obs.Snapshots)
 	return obs, nil
+}
+
+// addVerifications fills in what state's verifications (oldest first) say
+// of each complete snapshot. A verification speaks only for the manifest it
+// checked: after the manifest changed on the target, the snapshot counts as
+// never verified until it is verified again. Records made before owui kept
+// manifest checksums (empty on either side) still match.
+func addVerifications(snaps []planner.Snapshot, vers []state.VerificationRecord) {
+	index := make(map[[3]string]int, len(snaps))
+	for i, s := range snaps {
+		if s.Status == planner.StatusComplete {
+			index[[3]string{s.Backup, s.Target, s.ID}] = i
+		}
+	}
+	for _, v := range vers {
+		i, ok := index[[3]string{v.Backup, v.Target, v.Snapshot}]
+		if !ok {
+			continue
+		}
+		s := &snaps[i]
+		if v.ManifestSHA256 != "" && s.ManifestSHA256 != "" && v.ManifestSHA256 != s.ManifestSHA256 {
+			continue
+		}
+		s.VerifyFailed = !v.OK
+		if v.OK {
+			s.VerifiedAt = v.VerifiedAt
+			if v.ReadData {
+				s.ReadDataVerifiedAt = v.VerifiedAt
+			}
+		}
+	}
 }
 
 func sortObserved(s []planner.Snapshot) {

@@ -5,6 +5,8 @@ package manifest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -125,6 +127,17 @@ func (m *Manifest) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// SHA256 is the hex sha256 of the manifest as Encode writes it: what a
+// target holds for a manifest owui wrote.
+func (m *Manifest) SHA256() (string, error) {
+	data, err := m.Encode()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // Decode parses and validates a manifest.

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/owui/owui/config"
@@ -31,17 +32,25 @@ type Run struct {
 	Status []status.Row
 }
 
-// Events returns the events of r, in the order failure, drift, stale,
-// success; each only when it has something to say. verify_failed is left for
-// verification (issue 5), which does not exist yet.
+// Events returns the events of r, in the order failure, verify_failed,
+// drift, stale, success; each only when it has something to say. A verify
+// action that found problems is a verify_failed item, not a failure (one
+// that could not run at all, such as an unreachable target, is a failure).
 func Events(r Run) []Event {
-	var failure, drift, stale, success []Item
+	var failure, verifyFailed, drift, stale, success []Item
 	for _, o := range r.Outcomes {
 		a := o.Action
 		if a.Kind == planner.KindRepair {
 			drift = append(drift, driftItem(o))
 		}
+		if a.Kind == planner.KindVerify && a.Reason == planner.ReasonManifestChanged {
+			drift = append(drift, Item{Backup: a.Backup, Target: a.Target, Snapshot: a.Snapshot,
+				What: "the snapshot's manifest changed on the target since owui recorded it",
+				Todo: fmt.Sprintf("Find out who or what writes to target %q; owui re-verified the snapshot (see verify_failed if it failed).", a.Target)})
+		}
 		switch {
+		case o.Err != nil && a.Kind == planner.KindVerify && len(o.Problems) > 0:
+			verifyFailed = append(verifyFailed, verifyFailedItem(o))
 		case o.Err != nil:
 			failure = append(failure, failureItem(o))
 		case o.Skipped == "" && a.Kind == planner.KindSnapshot:
@@ -51,7 +60,7 @@ func Events(r Run) []Event {
 			success = append(success, Item{Backup: a.Backup, Target: a.Target, Snapshot: a.Snapshot, What: "pruned: " + a.Reason})
 		}
 	}
-	if r.Err != nil && len(failure) == 0 {
+	if r.Err != nil && len(failure) == 0 && len(verifyFailed) == 0 {
 		failure = append(failure, Item{
 			What:  "the run failed before it could back anything up",
 			Error: trimError(r.Err.Error()),
@@ -70,9 +79,10 @@ func Events(r Run) []Event {
 		}
 	}
 	add(config.NotifyOnFailure, failure)
+	add(config.NotifyOnVerifyFailed, verifyFailed)
 	add(config.NotifyOnDrift, drift)
 	add(config.NotifyOnStale, stale)
-	if len(failure) == 0 && r.Err == nil {
+	if len(failure) == 0 && len(verifyFailed) == 0 && r.Err == nil {
 		add(config.NotifyOnSuccess, success)
 	}
 	return out
@@ -132,4 +142,23 @@ func staleItem(row status.Row, now time.Time) Item {
 	}
 	it.Todo = "Check that the schedule runs (`systemctl list-timers owui-apply.timer`, or `journalctl -u owui-apply`) and what `owui status` and `owui apply` say."
 	return it
+}
+
+func verifyFailedItem(o executor.Outcome) Item {
+	a := o.Action
+	id := a.Snapshot
+	if id == "" {
+		id = o.Snapshot
+	}
+	problems := o.Problems
+	more := ""
+	if len(problems) > 5 {
+		problems, more = problems[:5], fmt.Sprintf(" (and %d more)", len(o.Problems)-5)
+	}
+	return Item{
+		Backup: a.Backup, Target: a.Target, Snapshot: id,
+		What:  fmt.Sprintf("the snapshot failed verification: %d problems; it is kept but no longer counts as the newest good snapshot", len(o.Problems)),
+		Error: trimError(strings.Join(problems, "; ") + more),
+		Todo:  fmt.Sprintf("Run `owui verify %s --target %s --read-data` to see every problem, check target %q for damage, and let `owui apply` make a new snapshot (it is due at once when the newest one is broken).", a.Backup, a.Target, a.Target),
+	}
 }

@@ -14,6 +14,12 @@ import (
 const (
 	ReasonIncomplete = "delete leftovers of an interrupted apply (no manifest)"
 	ReasonMissing    = "state records it complete but the target has no manifest: forget it"
+	// ReasonManifestChanged is the reason of the verify action a drifted
+	// manifest gets.
+	ReasonManifestChanged = "manifest changed on the target since owui recorded it: re-verify, reading the data"
+	// NoteAdopted is the note on a snapshot found on the target that state
+	// did not record.
+	NoteAdopted = "found on the target but not in state (made outside owui, or by another state directory): adopted"
 )
 
 // MaxGrace caps how early an `every` snapshot may come due; see Grace.
@@ -69,9 +75,13 @@ func Make(p *config.Policy, obs Observed, now time.Time) Plan {
 			if w, ok := obs.Windows[b.Name]; ok {
 				win = &w
 			}
-			actions, kept := planTarget(b, t, byTarget[k], win, loc, now)
-			out.Actions = append(out.Actions, actions...)
-			out.Kept = append(out.Kept, kept...)
+			pt := planTarget(b, t, byTarget[k], win, loc, now)
+			out.Actions = append(out.Actions, pt.actions...)
+			out.Kept = append(out.Kept, pt.kept...)
+			out.Notes = append(out.Notes, pt.notes...)
+			if pt.verify != nil {
+				out.Verification = append(out.Verification, *pt.verify)
+			}
 		}
 	}
 
@@ -93,45 +103,80 @@ func Make(p *config.Policy, obs Observed, now time.Time) Plan {
 }
 
 // kindOrder is the order of actions on one backup and target: clean up
-// first, then snapshot, then prune what the new snapshot replaces.
+// first, then snapshot, then verify (the new snapshot too), then prune what
+// the new snapshot replaces.
 func kindOrder(k Kind) int {
 	switch k {
 	case KindRepair:
 		return 0
 	case KindSnapshot:
 		return 1
-	case KindPrune:
+	case KindVerify:
 		return 2
-	default:
+	case KindPrune:
 		return 3
+	default:
+		return 4
 	}
 }
 
-// planTarget plans one backup on one target.
-func planTarget(b *config.Backup, target string, snaps []Snapshot, win *Window, loc *time.Location, now time.Time) ([]Action, []Kept) {
-	var actions []Action
-	var complete []Snapshot
+// targetPlan is what planTarget decides for one backup on one target.
+type targetPlan struct {
+	actions []Action
+	kept    []Kept
+	notes   []Note
+	verify  *VerifyState
+}
+
+// planTarget plans one backup on one target. Snapshots whose last
+// verification failed stay candidates for retention but do not count as the
+// newest complete one: a new snapshot comes due as if they did not exist,
+// and the newest good snapshot is the one never pruned.
+func planTarget(b *config.Backup, target string, snaps []Snapshot, win *Window, loc *time.Location, now time.Time) targetPlan {
+	var out targetPlan
+	var complete, good []Snapshot
 	for _, s := range snaps {
 		switch s.Status {
 		case StatusComplete:
 			complete = append(complete, s)
+			if !s.VerifyFailed {
+				good = append(good, s)
+			}
+			switch s.Drift {
+			case DriftChanged:
+				out.actions = append(out.actions, Action{
+					Kind: KindVerify, Backup: s.Backup, Target: s.Target, Snapshot: s.ID, CreatedAt: s.CreatedAt,
+					ReadData: true, Reason: ReasonManifestChanged,
+				})
+			case DriftAdded:
+				out.notes = append(out.notes, Note{Backup: s.Backup, Target: s.Target, Snapshot: s.ID, Text: NoteAdopted})
+			}
 		case StatusIncomplete:
-			actions = append(actions, repairAction(s, ReasonIncomplete))
+			out.actions = append(out.actions, repairAction(s, ReasonIncomplete))
 		case StatusMissing:
-			actions = append(actions, repairAction(s, ReasonMissing))
+			out.actions = append(out.actions, repairAction(s, ReasonMissing))
 		}
 	}
 
-	newest, haveNewest := newestOf(complete)
+	newest, haveNewest := newestOf(good)
 	isDue, why := due(b, target, newest, haveNewest, loc, now)
+	if isDue {
+		if broken, ok := newestOf(complete); ok && broken.VerifyFailed {
+			why = fmt.Sprintf("snapshot %s failed verification and does not count; %s", broken.ID, why)
+		}
+	}
 	candidates := complete
 	if isDue {
-		actions = append(actions, Action{Kind: KindSnapshot, Backup: b.Name, Target: target, Reason: why + "; " + WindowReason(b.Consistency, win)})
+		out.actions = append(out.actions, Action{Kind: KindSnapshot, Backup: b.Name, Target: target, Reason: why + "; " + WindowReason(b.Consistency, win)})
 		created := now.UTC().Truncate(time.Second)
 		candidates = append(slices.Clip(complete), Snapshot{
 			Backup: b.Name, Target: target, ID: SnapshotID(created), CreatedAt: created, Status: StatusComplete,
 		})
 	}
+	if a, ok := drill(b, target, good, newest, haveNewest, isDue, now); ok && !drifted(out.actions, a.Snapshot) {
+		out.actions = append(out.actions, a)
+	}
+	out.verify = verifyState(b, target, complete)
 
 	kept, removed := Retain(candidates, b.Keep, loc)
 	planned := ""
@@ -141,24 +186,27 @@ func planTarget(b *config.Backup, target string, snaps []Snapshot, win *Window, 
 	for i := range kept {
 		kept[i].Planned = isDue && kept[i].Snapshot == planned
 	}
+	out.kept = kept
 	for _, s := range removed {
 		if isDue && s.ID == planned {
 			// Only possible when an existing snapshot is dated after now
 			// (clock skew): there is nothing to prune yet.
 			continue
 		}
-		// Safety rule 3: the newest complete snapshot stays unless this plan
-		// makes a newer one.
+		// Safety rule 3: the newest good complete snapshot stays unless this
+		// plan makes a newer one.
 		if !isDue && haveNewest && s.ID == newest.ID {
+			out.kept = append(out.kept, Kept{Backup: b.Name, Target: target, Snapshot: s.ID, CreatedAt: s.CreatedAt,
+				Reasons: []string{"newest good snapshot (newer ones failed verification)"}})
 			continue
 		}
-		actions = append(actions, Action{
+		out.actions = append(out.actions, Action{
 			Kind: KindPrune, Backup: b.Name, Target: target,
 			Snapshot: s.ID, CreatedAt: s.CreatedAt, Status: s.Status,
 			Reason: "not kept by " + FormatKeep(b.Keep),
 		})
 	}
-	return actions, kept
+	return out
 }
 
 func repairAction(s Snapshot, reason string) Action {

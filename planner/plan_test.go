@@ -212,6 +212,7 @@ func simulateApply(p Plan, obs Observed, now time.Time) Observed {
 	type addr struct{ backup, target, id string }
 	gone := map[addr]bool{}
 	var out Observed
+	verified := map[addr]bool{} // verify actions pass; read-data ones mark both times
 	for _, a := range p.Actions {
 		switch a.Kind {
 		case KindRepair, KindPrune:
@@ -220,11 +221,26 @@ func simulateApply(p Plan, obs Observed, now time.Time) Observed {
 			out.Snapshots = append(out.Snapshots, Snapshot{
 				Backup: a.Backup, Target: a.Target, ID: SnapshotID(now), CreatedAt: now.Truncate(time.Second), Status: StatusComplete,
 			})
+		case KindVerify:
+			id := a.Snapshot
+			if id == "" {
+				id = SnapshotID(now)
+			}
+			verified[addr{a.Backup, a.Target, id}] = a.ReadData
 		}
 	}
 	for _, s := range obs.Snapshots {
 		if !gone[addr{s.Backup, s.Target, s.ID}] {
 			out.Snapshots = append(out.Snapshots, s)
+		}
+	}
+	for i, s := range out.Snapshots {
+		out.Snapshots[i].Drift = ""
+		if readData, ok := verified[addr{s.Backup, s.Target, s.ID}]; ok {
+			out.Snapshots[i].VerifiedAt, out.Snapshots[i].VerifyFailed = now, false
+			if readData {
+				out.Snapshots[i].ReadDataVerifiedAt = now
+			}
 		}
 	}
 	return out

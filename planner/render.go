@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // RenderOptions configures RenderText.
@@ -48,6 +49,7 @@ func RenderText(w io.Writer, jp JSONPlan, opts RenderOptions) error {
 	var sb strings.Builder
 	if len(jp.Actions) == 0 {
 		sb.WriteString(paint(ansiBold, "No changes.") + " Backups match the policy.\n")
+		renderAside(&sb, jp, paint)
 		_, err := io.WriteString(w, sb.String())
 		return err
 	}
@@ -80,8 +82,49 @@ func RenderText(w io.Writer, jp JSONPlan, opts RenderOptions) error {
 		fmt.Fprintf(&sb, ", %d to verify", n)
 	}
 	sb.WriteString(".\n")
+	renderAside(&sb, jp, paint)
 	_, err := io.WriteString(w, sb.String())
 	return err
+}
+
+// renderAside writes the verification summary and the notes, when there
+// are any: per backup and target the age of the newest verified snapshot
+// (the newest recovery point known to restore), and every snapshot that
+// failed verification.
+func renderAside(sb *strings.Builder, jp JSONPlan, paint func(color, s string) string) {
+	now, _ := time.Parse(time.RFC3339, jp.Now)
+	age := func(ts string) string {
+		t, err := time.Parse(time.RFC3339, ts)
+		if err != nil {
+			return ts
+		}
+		return FormatAge(now.Sub(t))
+	}
+	if len(jp.Verification) > 0 {
+		sb.WriteString("\nVerification:\n")
+	}
+	for _, v := range jp.Verification {
+		if v.NewestVerified == "" {
+			fmt.Fprintf(sb, "  %s → %s: no verified snapshot\n", v.Backup, v.Target)
+		} else {
+			how := "listing check"
+			if v.ReadData {
+				how = "read-data check"
+			}
+			fmt.Fprintf(sb, "  %s → %s: newest verified snapshot %s is %s old (verified %s ago, %s)\n",
+				v.Backup, v.Target, v.NewestVerified, age(v.NewestVerifiedCreatedAt), age(v.VerifiedAt), how)
+		}
+		for _, id := range v.Failed {
+			fmt.Fprintf(sb, "  %s %s/%s on %s failed verification: kept, but it does not count as the newest complete snapshot (owui verify names what failed)\n",
+				paint(ansiRed, "!"), v.Backup, id, v.Target)
+		}
+	}
+	if len(jp.Notes) > 0 {
+		sb.WriteString("\nNotes:\n")
+	}
+	for _, n := range jp.Notes {
+		fmt.Fprintf(sb, "  %s/%s on %s: %s\n", n.Backup, n.Snapshot, n.Target, n.Note)
+	}
 }
 
 // actionLine names what an action acts on: a new snapshot goes to a target

@@ -38,7 +38,36 @@ type Snapshot struct {
 	ID        string // e.g. 2026-11-26T030000Z
 	CreatedAt time.Time
 	Status    Status
+	// VerifiedAt is when the snapshot's current manifest last passed a
+	// verification of any kind, ReadDataVerifiedAt when it last passed one
+	// that read the data; zero when never.
+	VerifiedAt         time.Time
+	ReadDataVerifiedAt time.Time
+	// VerifyFailed is true when the last verification of the snapshot's
+	// current manifest failed: the snapshot is kept but does not count as
+	// the newest complete one (for due-ness and for the rule that the
+	// newest is never pruned).
+	VerifyFailed bool
+	// Drift says how the target's copy differs from what state recorded.
+	Drift Drift
+	// ManifestSHA256 is the checksum of the snapshot's manifest, which
+	// verifications are matched on; the planner does not read it.
+	ManifestSHA256 string `json:",omitempty"`
 }
+
+// Drift is a change made to a target outside owui, found by refresh. A
+// snapshot deleted outside owui is StatusMissing.
+type Drift string
+
+// Drifts.
+const (
+	// DriftChanged: the manifest on the target differs from the one owui
+	// recorded.
+	DriftChanged Drift = "changed"
+	// DriftAdded: a complete snapshot on the target that state did not
+	// record, while state records others of the same backup and target.
+	DriftAdded Drift = "added"
+)
 
 // Observed is what the planner knows of the world: the snapshots on every
 // target (after refresh) or as recorded in state, and how long the quiet
@@ -79,7 +108,9 @@ type Action struct {
 	CreatedAt time.Time
 	// Status is the observed status of the snapshot a repair acts on.
 	Status Status
-	Reason string
+	// ReadData is set on verify actions that download and check the data.
+	ReadData bool
+	Reason   string
 }
 
 // Kept is a snapshot retention keeps, with every rule that keeps it.
@@ -100,4 +131,32 @@ type Plan struct {
 	Now     time.Time
 	Actions []Action
 	Kept    []Kept
+	// Verification is, per backup and target that has a verify block or
+	// any verification on record, where verification stands.
+	Verification []VerifyState
+	// Notes are what the plan noticed but does nothing about (snapshots
+	// adopted from the target).
+	Notes []Note
+}
+
+// VerifyState is where verification of one backup on one target stands.
+type VerifyState struct {
+	Backup string
+	Target string
+	// Newest is the newest complete snapshot whose last verification passed
+	// (zero ID when none), with when it was verified.
+	Newest     string
+	CreatedAt  time.Time
+	VerifiedAt time.Time
+	ReadData   bool
+	// Failed are the complete snapshots whose last verification failed.
+	Failed []string
+}
+
+// Note is something the plan reports about one snapshot without acting.
+type Note struct {
+	Backup   string
+	Target   string
+	Snapshot string
+	Text     string
 }

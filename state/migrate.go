@@ -85,6 +85,23 @@ CREATE TABLE holds (
 	owner          TEXT NOT NULL
 );
 `,
+	// 4: verification results, and each snapshot's manifest checksum so that
+	// a refresh can tell a manifest altered on the target since owui saw it.
+	`
+ALTER TABLE snapshots ADD COLUMN manifest_sha256 TEXT NOT NULL DEFAULT '';
+CREATE TABLE verifications (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	backup          TEXT NOT NULL,
+	target          TEXT NOT NULL,
+	snapshot        TEXT NOT NULL,
+	manifest_sha256 TEXT NOT NULL DEFAULT '',
+	verified_at     TEXT NOT NULL,
+	read_data       INTEGER NOT NULL,
+	ok              INTEGER NOT NULL,
+	problems        TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX verifications_snapshot ON verifications (backup, target, snapshot, id);
+`,
 }
 
 // SchemaVersion is the schema version this owui writes.

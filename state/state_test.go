@@ -708,3 +708,41 @@ func TestHolds(t *testing.T) {
 		t.Errorf("%d holds after delete, want 2", len(hs))
 	}
 }
+
+func TestVerificationsAndManifestSums(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	created := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	rec := SnapshotRecord{Backup: "daily", Target: "nas", ID: "2026-11-25T030000Z", CreatedAt: created,
+		Complete: true, RecordedAt: created, ManifestSHA256: "abc"}
+	if err := st.PutSnapshot(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.Snapshots(ctx)
+	if err != nil || len(recs) != 1 || recs[0].ManifestSHA256 != "abc" {
+		t.Fatalf("snapshots = %+v, %v; want the manifest sum kept", recs, err)
+	}
+	first := VerificationRecord{Backup: "daily", Target: "nas", Snapshot: rec.ID, ManifestSHA256: "abc",
+		VerifiedAt: created.Add(time.Hour), ReadData: true, OK: false, Problems: []string{"uploads/a: missing", "webui.db: bad"}}
+	second := first
+	second.VerifiedAt, second.OK, second.Problems, second.ReadData = created.Add(2*time.Hour), true, nil, false
+	for _, v := range []VerificationRecord{second, first} {
+		if err := st.PutVerification(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.Verifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]VerificationRecord{first, second}, got); diff != "" {
+		t.Errorf("verifications, oldest first (-want +got):\n%s", diff)
+	}
+	if err := st.PutVerification(ctx, VerificationRecord{Backup: "daily"}); err == nil {
+		t.Error("a verification without target, snapshot and time was recorded")
+	}
+}

@@ -22,9 +22,12 @@ type Row struct {
 	Interval time.Duration
 	// Newest is the newest complete snapshot; nil when there is none.
 	Newest *state.SnapshotRecord
-	// NewestVerified is left for verification (issue 5): nothing records
-	// verified snapshots yet, so it is always nil.
+	// NewestVerified is the newest complete snapshot whose last
+	// verification passed, verified at VerifiedAt (ReadData: by reading the
+	// data); nil when none has (see AddVerified).
 	NewestVerified *state.SnapshotRecord
+	VerifiedAt     time.Time
+	ReadData       bool
 	// NextDue is when the planner next finds a snapshot due (now when there
 	// is no snapshot at all).
 	NextDue time.Time

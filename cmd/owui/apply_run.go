@@ -274,7 +274,13 @@ func (ss *session) statusRows(ctx context.Context, now time.Time) ([]status.Row,
 			last[k] = a
 		}
 	}
-	return status.Compute(ss.policy, snaps, last, now), nil
+	vers, err := ss.store.Verifications(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows := status.Compute(ss.policy, snaps, last, now)
+	status.AddVerified(rows, snaps, vers)
+	return rows, nil
 }
 
 func actionRecords(outcomes []executor.Outcome) []state.ActionRecord {
@@ -283,7 +289,7 @@ func actionRecords(outcomes []executor.Outcome) []state.ActionRecord {
 		a := o.Action
 		r := state.ActionRecord{Action: string(a.Kind), Backup: a.Backup, Target: a.Target, Snapshot: a.Snapshot,
 			Result: state.ActionOK, BytesUploaded: o.BytesUploaded}
-		if a.Kind == planner.KindSnapshot {
+		if a.Kind == planner.KindSnapshot || (a.Kind == planner.KindVerify && a.Snapshot == "") {
 			r.Snapshot = o.Snapshot
 		}
 		switch {

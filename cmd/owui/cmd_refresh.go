@@ -37,10 +37,15 @@ func runRefresh(ctx context.Context, g *globalOptions, s streams) (err error) {
 		return err
 	}
 	counts := map[planner.Status]int{}
+	drift := map[planner.Drift]int{}
 	for _, sn := range r.Observed.Snapshots {
 		counts[sn.Status]++
+		drift[sn.Drift]++
 	}
 	fmt.Fprintf(s.Out, "Refreshed: %d complete, %d incomplete on the targets; %d recorded in state but gone from the targets.\n",
 		counts[planner.StatusComplete], counts[planner.StatusIncomplete], counts[planner.StatusMissing])
+	if n, a := drift[planner.DriftChanged], drift[planner.DriftAdded]; n+a > 0 {
+		fmt.Fprintf(s.Out, "Changed outside owui: %d manifests altered on the targets (re-verify with owui verify --read-data), %d snapshots found that state did not record (adopted).\n", n, a)
+	}
 	return unreachable
 }

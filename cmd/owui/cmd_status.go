@@ -45,7 +45,9 @@ type statusJSON struct {
 	NewestSnapshot       string `json:"newest_snapshot,omitempty"`
 	NewestCreatedAt      string `json:"newest_created_at,omitempty"`
 	NewestAgeSeconds     *int64 `json:"newest_age_seconds,omitempty"`
-	NewestVerified       string `json:"newest_verified,omitempty"` // verification (issue 5) does not exist yet
+	NewestVerified       string `json:"newest_verified,omitempty"`
+	NewestVerifiedAt     string `json:"newest_verified_at,omitempty"`
+	NewestVerifiedAge    *int64 `json:"newest_verified_age_seconds,omitempty"`
 	IntervalSeconds      int64  `json:"interval_seconds"`
 	NextDue              string `json:"next_due,omitempty"`
 	Overdue              bool   `json:"overdue"`
@@ -116,6 +118,10 @@ func rowJSON(r status.Row, now time.Time) statusJSON {
 		age := int64(r.Age(now) / time.Second)
 		j.NewestSnapshot, j.NewestCreatedAt, j.NewestAgeSeconds = r.Newest.ID, r.Newest.CreatedAt.UTC().Format(time.RFC3339), &age
 	}
+	if v := r.NewestVerified; v != nil {
+		age := int64(r.VerifiedAge(now) / time.Second)
+		j.NewestVerified, j.NewestVerifiedAt, j.NewestVerifiedAge = v.ID, r.VerifiedAt.UTC().Format(time.RFC3339), &age
+	}
 	if !r.NextDue.IsZero() {
 		j.NextDue = r.NextDue.UTC().Format(time.RFC3339)
 	}
@@ -134,11 +140,15 @@ func printStatus(s streams, rows []status.Row, now time.Time) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BACKUP\tTARGET\tNEWEST\tAGE\tNEXT DUE\tLAST RUN\tSTORED\tSTATE")
+	fmt.Fprintln(tw, "BACKUP\tTARGET\tNEWEST\tAGE\tVERIFIED\tNEXT DUE\tLAST RUN\tSTORED\tSTATE")
 	for _, r := range rows {
 		newest, ageText := "-", "-"
 		if r.Newest != nil {
 			newest, ageText = r.Newest.ID, age(r.Age(now))
+		}
+		verified := "-"
+		if r.NewestVerified != nil {
+			verified = age(r.VerifiedAge(now)) + " old"
 		}
 		next := "-"
 		if !r.NextDue.IsZero() {
@@ -161,7 +171,7 @@ func printStatus(s streams, rows []status.Row, now time.Time) error {
 		case r.OverdueBy(now) > 0:
 			state = "overdue " + planner.FormatAge(r.OverdueBy(now))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s (%d)\t%s\n", r.Backup, r.Target, newest, ageText, next, last,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s (%d)\t%s\n", r.Backup, r.Target, newest, ageText, verified, next, last,
 			executor.HumanBytes(r.StoredBytes), r.Snapshots, state)
 	}
 	if err := tw.Flush(); err != nil {

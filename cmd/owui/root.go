@@ -103,6 +103,7 @@ func newRootCmd(s streams) *cobra.Command {
 		newSnapshotsCmd(g, s),
 		newRefreshCmd(g, s),
 		newRestoreCmd(g, s),
+		newVerifyCmd(g, s),
 		newRecoverCmd(g, s),
 		newStatusCmd(g, s),
 		newHistoryCmd(g, s),

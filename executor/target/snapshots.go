@@ -2,6 +2,8 @@ package target
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +28,9 @@ type Listing struct {
 	ID string
 	// Manifest is the parsed manifest, nil when the snapshot is incomplete.
 	Manifest *manifest.Manifest
+	// ManifestSHA256 is the hex sha256 of the manifest's bytes as stored,
+	// set with Manifest: refresh compares it with what state recorded.
+	ManifestSHA256 string
 	// Problem says why the snapshot is incomplete (missing or unparsable
 	// manifest); empty when it is complete.
 	Problem string
@@ -70,10 +75,10 @@ func (t *Target) ListSnapshots(ctx context.Context, backup string) ([]Listing, e
 			continue
 		}
 		l := Listing{ID: id}
-		m, err := t.readManifest(ctx, backup, id)
+		m, sum, err := t.readManifest(ctx, backup, id)
 		switch {
 		case err == nil:
-			l.Manifest = m
+			l.Manifest, l.ManifestSHA256 = m, sum
 		case errors.Is(err, errNoManifest), errors.Is(err, errBadManifest):
 			l.Problem = err.Error()
 		default:
@@ -94,28 +99,28 @@ func path2base(remote string) string {
 
 // ReadManifest reads and parses the manifest of snapshot id.
 func (t *Target) ReadManifest(ctx context.Context, backup, id string) (*manifest.Manifest, error) {
-	m, err := t.readManifest(ctx, backup, id)
+	m, _, err := t.readManifest(ctx, backup, id)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest of snapshot %s/%s on target %s: %w", backup, id, t.name, err)
 	}
 	return m, nil
 }
 
-func (t *Target) readManifest(ctx context.Context, backup, id string) (*manifest.Manifest, error) {
+func (t *Target) readManifest(ctx context.Context, backup, id string) (*manifest.Manifest, string, error) {
 	remote, err := remotePath(backup, id, manifest.FileName)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	o, err := t.f.NewObject(ctx, remote)
 	if errors.Is(err, fs.ErrorObjectNotFound) || errors.Is(err, fs.ErrorIsDir) {
-		return nil, errNoManifest
+		return nil, "", errNoManifest
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	in, err := operations.Open(ctx, o)
 	if err != nil {
-		return nil, classifyRead(err)
+		return nil, "", classifyRead(err)
 	}
 	data, err := io.ReadAll(io.LimitReader(in, maxManifestSize+1))
 	cerr := in.Close()
@@ -123,16 +128,17 @@ func (t *Target) readManifest(ctx context.Context, backup, id string) (*manifest
 		err = cerr
 	}
 	if err != nil {
-		return nil, classifyRead(err)
+		return nil, "", classifyRead(err)
 	}
 	if len(data) > maxManifestSize {
-		return nil, fmt.Errorf("%w: larger than %d bytes", errBadManifest, maxManifestSize)
+		return nil, "", fmt.Errorf("%w: larger than %d bytes", errBadManifest, maxManifestSize)
 	}
 	m, err := manifest.Decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadManifest, err)
+		return nil, "", fmt.Errorf("%w: %w", errBadManifest, err)
 	}
-	return m, nil
+	sum := sha256.Sum256(data)
+	return m, hex.EncodeToString(sum[:]), nil
 }
 
 // classifyRead turns crypt's "this is not what was encrypted" errors into

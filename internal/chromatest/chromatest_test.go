@@ -82,6 +82,11 @@ func TestLiveChromaSnapshotRestoresAMomentOfTheCapture(t *testing.T) {
 				if _, err := e.Restore(context.Background(), executor.RestoreOptions{Backup: "daily", Snapshot: id, Dir: c.dir}); err != nil {
 					t.Fatalf("restore %s: %v", id, err)
 				}
+				// verify --read-data's cross-checks must accept real Chroma data.
+				v, err := e.Verify(context.Background(), "daily", e.policy.Backups[0].To[0], id, true)
+				if err != nil || !v.OK() {
+					t.Fatalf("verify --read-data of %s: %v %v", id, err, v.Problems)
+				}
 				caps = append(caps, c)
 			}
 			states := w.Stop()
