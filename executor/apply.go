@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/owui/owui/config"
+	"github.com/owui/owui/internal/units"
 	"github.com/owui/owui/manifest"
 	"github.com/owui/owui/planner"
 	"github.com/owui/owui/state"
@@ -136,7 +137,7 @@ func (e *Env) snapshot(ctx context.Context, b *config.Backup, snaps []planner.Ac
 			h.Logf("%s → %s: snapshot %s failed: %v", b.Name, a.Target, id, o.Err)
 		} else {
 			h.Logf("%s → %s: snapshot %s complete: %d files, %d uploaded (%s), %d re-used",
-				b.Name, a.Target, id, o.Files, o.Uploaded, HumanBytes(o.BytesUploaded), o.Reused)
+				b.Name, a.Target, id, o.Files, o.Uploaded, units.Bytes(o.BytesUploaded), o.Reused)
 		}
 		out = append(out, o)
 	}

@@ -65,17 +65,3 @@ func checkPrunable(a planner.Action, obs planner.Observed, madeID string) error 
 	}
 	return nil
 }
-
-// HumanBytes formats a byte count with binary units.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/owui/owui/config"
 	"github.com/owui/owui/executor"
+	"github.com/owui/owui/internal/units"
 	"github.com/owui/owui/planner"
 	"github.com/owui/owui/status"
 )
@@ -55,7 +56,7 @@ func Events(r Run) []Event {
 			failure = append(failure, failureItem(o))
 		case o.Skipped == "" && a.Kind == planner.KindSnapshot:
 			success = append(success, Item{Backup: a.Backup, Target: a.Target, Snapshot: o.Snapshot,
-				What: fmt.Sprintf("snapshot complete: %d files, %s uploaded, %d re-used", o.Files, executor.HumanBytes(o.BytesUploaded), o.Reused)})
+				What: fmt.Sprintf("snapshot complete: %d files, %s uploaded, %d re-used", o.Files, units.Bytes(o.BytesUploaded), o.Reused)})
 		case o.Skipped == "" && a.Kind == planner.KindPrune:
 			success = append(success, Item{Backup: a.Backup, Target: a.Target, Snapshot: a.Snapshot, What: "pruned: " + a.Reason})
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/owui/owui/config"
+	"github.com/owui/owui/internal/units"
 )
 
 // AssumedCopyRate is the local copy speed, in bytes per second, that plan
@@ -30,7 +31,7 @@ func WindowReason(consistency string, win *Window) string {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "capture %s: ", mode)
-	copied := fmt.Sprintf("%d files (%s) are copied locally", win.Files, formatBytes(win.Bytes))
+	copied := fmt.Sprintf("%d files (%s) are copied locally", win.Files, units.Bytes(win.Bytes))
 	if len(win.Held) == 0 {
 		fmt.Fprintf(&sb, "no container is running, so none is %s while %s", verb, copied)
 	} else {
@@ -73,18 +74,4 @@ func containerList(names []string) string {
 		return "container " + names[0]
 	}
 	return "containers " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-}
-
-// formatBytes renders n in binary units, e.g. "412.0 MiB".
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

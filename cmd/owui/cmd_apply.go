@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/owui/owui/executor"
+	"github.com/owui/owui/internal/units"
 	"github.com/owui/owui/planner"
 )
 
@@ -124,5 +125,5 @@ func printSummary(w io.Writer, res *executor.Result, sent int64) {
 		}
 	}
 	fmt.Fprintf(w, "\nApply complete: %d snapshotted, %d pruned, %d repaired, %d failed, %d skipped; %s uploaded.\n",
-		snaps, prunes, repairs, failed, skipped, executor.HumanBytes(sent))
+		snaps, prunes, repairs, failed, skipped, units.Bytes(sent))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/owui/owui/executor"
 	"github.com/owui/owui/internal/treecheck"
+	"github.com/owui/owui/internal/units"
 	"github.com/owui/owui/sample"
 )
 
@@ -77,7 +78,7 @@ func runDemo(ctx context.Context, g *globalOptions, opts demoOptions, s streams)
 	if err != nil {
 		return fmt.Errorf("generate sample: %w", err)
 	}
-	fmt.Fprintf(s.Out, "%d files, %s: %d users, %d chats, %d uploads\n", st.Files, executor.HumanBytes(st.Bytes), st.Users, st.Chats, st.Uploads)
+	fmt.Fprintf(s.Out, "%d files, %s: %d users, %d chats, %d uploads\n", st.Files, units.Bytes(st.Bytes), st.Users, st.Chats, st.Uploads)
 	policy := filepath.Join(dir, "owui.hcl")
 	if err := os.WriteFile(policy, []byte(demoPolicy), 0o644); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/owui/owui/executor"
+	"github.com/owui/owui/internal/units"
 )
 
 // rewriteToDestination is --rewrite-upload-paths given without a prefix.
@@ -122,7 +123,7 @@ func printRestore(w io.Writer, opts executor.RestoreOptions, res *executor.Resto
 	}
 	if opts.DryRun {
 		fmt.Fprintf(w, "Would restore snapshot %s of %s from %s into %s (%d files, %s):\n",
-			m.Snapshot, m.Backup, res.Target, res.Dir, len(m.Files), executor.HumanBytes(m.TotalSize()))
+			m.Snapshot, m.Backup, res.Target, res.Dir, len(m.Files), units.Bytes(m.TotalSize()))
 		for _, f := range res.Planned {
 			note := ""
 			if f.Exists {
@@ -138,7 +139,7 @@ func printRestore(w io.Writer, opts executor.RestoreOptions, res *executor.Resto
 		return
 	}
 	fmt.Fprintf(w, "Restored snapshot %s of %s from %s into %s: %d files, %s, every checksum matches the manifest.\n",
-		m.Snapshot, m.Backup, res.Target, res.Dir, len(m.Files), executor.HumanBytes(m.TotalSize()))
+		m.Snapshot, m.Backup, res.Target, res.Dir, len(m.Files), units.Bytes(m.TotalSize()))
 	if res.Replaced > 0 {
 		fmt.Fprintf(w, "%d files that were in the way were moved to %s.\n", res.Replaced, res.Aside)
 	}

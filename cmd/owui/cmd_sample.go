@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/owui/owui/executor"
+	"github.com/owui/owui/internal/units"
 	"github.com/owui/owui/sample"
 )
 
@@ -26,7 +26,7 @@ func newSampleCmd(s streams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(s.Out, "%s: %d files, %s, %d uploads, %d chats\n", dir, st.Files, executor.HumanBytes(st.Bytes), st.Uploads, st.Chats)
+				fmt.Fprintf(s.Out, "%s: %d files, %s, %d uploads, %d chats\n", dir, st.Files, units.Bytes(st.Bytes), st.Uploads, st.Chats)
 				return nil
 			}
 			if err := sample.AddUploads(dir, uploads, opts); err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/owui/owui/executor"
+	"github.com/owui/owui/internal/units"
 	"github.com/owui/owui/state"
 )
 
@@ -81,7 +81,7 @@ func runSnapshots(ctx context.Context, g *globalOptions, refresh bool, s streams
 	fmt.Fprintln(tw, "BACKUP\tTARGET\tSNAPSHOT\tSIZE\tFILES\tAGE")
 	for _, r := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Backup, r.Target, r.ID,
-			executor.HumanBytes(r.Bytes), r.Files, age(now.Sub(r.CreatedAt)))
+			units.Bytes(r.Bytes), r.Files, age(now.Sub(r.CreatedAt)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/owui/owui/executor"
+	"github.com/owui/owui/internal/units"
 	"github.com/owui/owui/planner"
 	"github.com/owui/owui/status"
 )
@@ -172,7 +172,7 @@ func printStatus(s streams, rows []status.Row, now time.Time) error {
 			state = "overdue " + planner.FormatAge(r.OverdueBy(now))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s (%d)\t%s\n", r.Backup, r.Target, newest, ageText, verified, next, last,
-			executor.HumanBytes(r.StoredBytes), r.Snapshots, state)
+			units.Bytes(r.StoredBytes), r.Snapshots, state)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
