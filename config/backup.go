@@ -66,34 +66,19 @@ func (d *decoder) backup(b *hcl.Block, p *Policy) (*Backup, hcl.Diagnostics) {
 			verifies = append(verifies, blk)
 		}
 	}
-	for i, kb := range keeps {
-		if i > 0 {
-			diags = append(diags, errorf(kb.DefRange, "Duplicate keep block",
-				"The backup %q already has a keep block at %s; a backup takes at most one.", bk.Name, keeps[0].DefRange))
-			continue
-		}
+	if kb, more := single(keeps, bk.Name); kb != nil {
 		keep, moreDiags := d.keep(kb, bk.Name)
-		diags = append(diags, moreDiags...)
+		diags = append(append(diags, moreDiags...), more...)
 		bk.Keep = keep
 	}
-	for i, tb := range triggers {
-		if i > 0 {
-			diags = append(diags, errorf(tb.DefRange, "Duplicate trigger block",
-				"The backup %q already has a trigger block at %s; a backup takes at most one.", bk.Name, triggers[0].DefRange))
-			continue
-		}
+	if tb, more := single(triggers, bk.Name); tb != nil {
 		trig, moreDiags := d.trigger(tb, bk.Name)
-		diags = append(diags, moreDiags...)
+		diags = append(append(diags, moreDiags...), more...)
 		bk.Trigger = trig
 	}
-	for i, vb := range verifies {
-		if i > 0 {
-			diags = append(diags, errorf(vb.DefRange, "Duplicate verify block",
-				"The backup %q already has a verify block at %s; a backup takes at most one.", bk.Name, verifies[0].DefRange))
-			continue
-		}
+	if vb, more := single(verifies, bk.Name); vb != nil {
 		v, moreDiags := d.verify(vb, bk.Name)
-		diags = append(diags, moreDiags...)
+		diags = append(append(diags, moreDiags...), more...)
 		bk.Verify = v
 	}
 	return bk, diags
@@ -408,4 +393,20 @@ func (d *decoder) verify(b *hcl.Block, backup string) (*Verify, hcl.Diagnostics)
 		}
 	}
 	return v, diags
+}
+
+// single returns the first of a backup's nested blocks of one type, and a
+// "Duplicate … block" diagnostic for each further one: a backup takes at
+// most one keep, trigger or verify block.
+func single(blocks []*hcl.Block, backup string) (*hcl.Block, hcl.Diagnostics) {
+	if len(blocks) == 0 {
+		return nil, nil
+	}
+	var diags hcl.Diagnostics
+	first := blocks[0]
+	for _, b := range blocks[1:] {
+		diags = append(diags, errorf(b.DefRange, "Duplicate "+first.Type+" block",
+			"The backup %q already has a %s block at %s; a backup takes at most one.", backup, first.Type, first.DefRange))
+	}
+	return first, diags
 }
