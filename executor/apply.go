@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/owui/owui/config"
@@ -128,19 +129,25 @@ func (e *Env) snapshot(ctx context.Context, b *config.Backup, snaps []planner.Ac
 	if err != nil {
 		return fail(err)
 	}
+	// Every target is sent to at once, so one slow or dead target does not
+	// hold the others back.
 	h := e.hooks()
-	out := make([]Outcome, 0, len(snaps))
-	for _, a := range snaps {
-		o := Outcome{Action: a, Snapshot: id, Files: len(s.manifest.Files), Bytes: s.manifest.TotalSize()}
-		o.Err = e.sendTo(ctx, b, a.Target, s, obs, &o)
-		if o.Err != nil {
-			h.Logf("%s → %s: snapshot %s failed: %v", b.Name, a.Target, id, o.Err)
-		} else {
-			h.Logf("%s → %s: snapshot %s complete: %d files, %d uploaded (%s), %d re-used",
-				b.Name, a.Target, id, o.Files, o.Uploaded, units.Bytes(o.BytesUploaded), o.Reused)
-		}
-		out = append(out, o)
+	out := make([]Outcome, len(snaps))
+	var wg sync.WaitGroup
+	for i, a := range snaps {
+		wg.Go(func() {
+			o := Outcome{Action: a, Snapshot: id, Files: len(s.manifest.Files), Bytes: s.manifest.TotalSize()}
+			o.Err = e.sendTo(ctx, b, a.Target, s, obs, &o)
+			if o.Err != nil {
+				h.Logf("%s → %s: snapshot %s failed: %v", b.Name, a.Target, id, o.Err)
+			} else {
+				h.Logf("%s → %s: snapshot %s complete: %d files, %d uploaded (%s), %d re-used",
+					b.Name, a.Target, id, o.Files, o.Uploaded, units.Bytes(o.BytesUploaded), o.Reused)
+			}
+			out[i] = o
+		})
 	}
+	wg.Wait()
 	return out
 }
 
