@@ -63,6 +63,22 @@ func (e *Env) Apply(ctx context.Context, plan planner.Plan, obs planner.Observed
 	if err := os.RemoveAll(e.stagingRoot()); err != nil {
 		e.hooks().Logf("warning: could not clean the staging area: %v", err)
 	}
+	// Nothing is written to or deleted from a prefix of a target without
+	// its lease, so two machines applying one policy never prune under
+	// each other.
+	l, denied := e.acquireLeases(ctx, leaseKeys(plan))
+	defer l.release(ctx)
+	if len(denied) > 0 {
+		var kept []planner.Action
+		for _, a := range plan.Actions {
+			if err := denied[leaseKey{a.Backup, a.Target}]; err != nil && a.Kind != planner.KindVerify {
+				res.Outcomes = append(res.Outcomes, Outcome{Action: a, Err: err, Skipped: "no lease"})
+				continue
+			}
+			kept = append(kept, a)
+		}
+		plan.Actions = kept
+	}
 	for _, a := range plan.Actions {
 		if a.Kind == planner.KindRepair {
 			res.Outcomes = append(res.Outcomes, e.repair(ctx, a))
@@ -105,6 +121,10 @@ func (e *Env) Apply(ctx context.Context, plan planner.Plan, obs planner.Observed
 			res.Outcomes = append(res.Outcomes, o)
 		}
 		for _, a := range prunes {
+			if err := l.check(ctx, leaseKey{a.Backup, a.Target}); err != nil {
+				res.Outcomes = append(res.Outcomes, Outcome{Action: a, Err: fmt.Errorf("prune %s of %s on %s: %w", a.Snapshot, a.Backup, a.Target, err), Skipped: "lease lost"})
+				continue
+			}
 			res.Outcomes = append(res.Outcomes, e.prune(ctx, a, obs, made, failed))
 		}
 	}

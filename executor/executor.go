@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/owui/owui/config"
 	"github.com/owui/owui/docker"
@@ -56,6 +57,11 @@ type Env struct {
 	// through it (docker_volume, container, compose_project). It is called
 	// at most once, on first need; nil means no Docker here.
 	Docker func(ctx context.Context) (docker.Engine, error)
+	// LeaseTTL is how long a target lease lives without renewal
+	// (DefaultLeaseTTL when zero); LeaseSettle how long a run waits before
+	// reading back a lease written where creation is not atomic (when
+	// zero, three times as long as the write took, within bounds).
+	LeaseTTL, LeaseSettle time.Duration
 
 	mu           sync.Mutex
 	targets      map[string]*target.Target

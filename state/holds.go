@@ -59,7 +59,7 @@ func (h Hold) OwnerGone(host string) bool {
 	if h.PID == os.Getpid() {
 		return h.owner != processOwner
 	}
-	return !processAlive(h.PID)
+	return !ProcessAlive(h.PID)
 }
 
 // AddHold records a hold and returns its id.

@@ -63,7 +63,7 @@ func (s *Store) Lock(ctx context.Context, holder LockHolder) (unlock func() erro
 			return err
 		}
 		if found {
-			if prev.Host != holder.Host || processAlive(prev.PID) {
+			if prev.Host != holder.Host || ProcessAlive(prev.PID) {
 				return &LockedError{Holder: prev}
 			}
 			warning = fmt.Sprintf("took over a stale lock: pid %d on %s (%s, started %s) is no longer running",
@@ -127,7 +127,7 @@ func readLock(ctx context.Context, q queryer) (LockHolder, bool, error) {
 // processAlive reports whether pid exists on this host. EPERM means it
 // exists but belongs to another user: alive. A recycled pid looks alive,
 // which errs on the side of refusing to run.
-func processAlive(pid int) bool {
+func ProcessAlive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
@@ -141,4 +141,19 @@ func newToken() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// ClearLock removes the apply lock, whoever holds it: owui unlock's way
+// out of a lock whose holder cannot be checked from here. It reports
+// whether there was one.
+func (s *Store) ClearLock(ctx context.Context) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM lock WHERE id = 1`)
+	if err != nil {
+		return false, fmt.Errorf("clear lock: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("clear lock: %w", err)
+	}
+	return n > 0, nil
 }

@@ -42,7 +42,16 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open state: %w", err)
 	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
 	path := filepath.Join(dir, FileName)
+	// The state names every file backed up and every target: private to
+	// the user, whatever the umask. SQLite gives its -wal and -shm files
+	// the database file's mode.
+	if err := privateFile(path); err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
@@ -152,4 +161,18 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("parse time %q: %w", s, err)
 	}
 	return t, nil
+}
+
+// privateFile creates path with mode 0600, or narrows an existing file's
+// mode to it.
+func privateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/owui/owui/executor"
 	"github.com/owui/owui/state"
 )
 
@@ -41,6 +42,7 @@ func run(ctx context.Context, args []string, s streams) int {
 
 func exitCodeFor(err error, stderr io.Writer) int {
 	var locked *state.LockedError
+	var leased *executor.LeasedError
 	var diags diagsError
 	switch {
 	case err == nil:
@@ -51,6 +53,9 @@ func exitCodeFor(err error, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitStale
 	case errors.As(err, &locked):
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitLocked
+	case errors.As(err, &leased):
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitLocked
 	case errors.As(err, &diags):

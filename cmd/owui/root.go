@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/rclone/rclone/fs"
@@ -34,6 +37,9 @@ type globalOptions struct {
 	LogFormat string
 	// MetricsFile, when set, is rewritten after every apply (--metrics-file).
 	MetricsFile string
+	// CPUProfile and MemProfile name pprof files written by the command
+	// run (hidden --cpuprofile and --memprofile, for performance work).
+	CPUProfile, MemProfile string
 }
 
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
@@ -47,6 +53,56 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&g.NoColor, "no-color", false, "no colour in output (NO_COLOR is honoured too)")
 	f.StringVar(&g.LogFormat, "log-format", logFormatText, "log lines on standard error: text or json")
 	f.StringVar(&g.MetricsFile, "metrics-file", "", "write a Prometheus textfile-collector file here after every apply")
+	f.StringVar(&g.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of the command to this file")
+	f.StringVar(&g.MemProfile, "memprofile", "", "write a pprof heap profile to this file when the command ends")
+	_ = f.MarkHidden("cpuprofile")
+	_ = f.MarkHidden("memprofile")
+}
+
+// profile wraps the RunE of cmd, the command about to run, so that it
+// writes the pprof profiles asked for, whether it succeeds or fails.
+func (g *globalOptions) profile(cmd *cobra.Command) error {
+	if g.CPUProfile == "" && g.MemProfile == "" || cmd.RunE == nil {
+		return nil
+	}
+	var cpu *os.File
+	if g.CPUProfile != "" {
+		f, err := os.Create(g.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		cpu = f
+	}
+	run := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		err := run(cmd, args)
+		var perr error
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			perr = cpu.Close()
+		}
+		if g.MemProfile != "" {
+			perr = errors.Join(perr, writeHeapProfile(g.MemProfile))
+		}
+		if perr == nil {
+			return err
+		}
+		return errors.Join(err, fmt.Errorf("write profile: %w", perr))
+	}
+	return nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	return errors.Join(pprof.WriteHeapProfile(f), f.Close())
 }
 
 // now is --now, or the clock.
@@ -88,7 +144,10 @@ func newRootCmd(s streams) *cobra.Command {
 	}
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		quietRclone(cmd.Context(), g.Verbose)
-		return checkLogFormat(g.LogFormat)
+		if err := checkLogFormat(g.LogFormat); err != nil {
+			return err
+		}
+		return g.profile(cmd)
 	}
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
@@ -105,6 +164,7 @@ func newRootCmd(s streams) *cobra.Command {
 		newRestoreCmd(g, s),
 		newVerifyCmd(g, s),
 		newRecoverCmd(g, s),
+		newUnlockCmd(g, s),
 		newStatusCmd(g, s),
 		newHistoryCmd(g, s),
 		newScheduleCmd(g, s),

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,58 @@ func Run(t *testing.T, open func(t *testing.T) *target.Target) {
 	})
 	t.Run("CopyExisting", func(t *testing.T) { testCopyExisting(t, open(t)) })
 	t.Run("DeleteSnapshot", func(t *testing.T) { testDelete(t, open(t)) })
+	t.Run("Lease", func(t *testing.T) { testLease(t, open(t)) })
+}
+
+// testLease checks the lease object's life: none, created, refused a second
+// time, read back as written, never listed as a snapshot, replaced, deleted.
+func testLease(t *testing.T, tg *target.Target) {
+	ctx := context.Background()
+	if l, err := tg.ReadLease(ctx, backup); err != nil || l != nil {
+		t.Fatalf("ReadLease of a new target = %v, %v; want nil, nil", l, err)
+	}
+	started := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
+	mine := target.Lease{Holder: "a", Host: "h1", PID: 1, Command: "apply", Started: started, Expires: started.Add(time.Hour)}
+	if err := tg.CreateLease(ctx, backup, &mine); err != nil {
+		t.Fatalf("CreateLease: %v", err)
+	}
+	theirs := mine
+	theirs.Holder, theirs.Host = "b", "h2"
+	if err := tg.CreateLease(ctx, backup, &theirs); !errors.Is(err, target.ErrLeaseExists) {
+		t.Fatalf("second CreateLease = %v, want ErrLeaseExists", err)
+	}
+	got, err := tg.ReadLease(ctx, backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&mine, got); diff != "" {
+		t.Fatalf("ReadLease (-want +got):\n%s", diff)
+	}
+	complete(t, tg, "2026-11-26T030000Z", files()[:1])
+	if l := list(t, tg); len(l) != 1 {
+		t.Fatalf("ListSnapshots = %+v, want the one snapshot and not the lease", l)
+	}
+	if err := tg.CleanLeaseLeftovers(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.ReplaceLease(ctx, backup, &theirs); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tg.ReadLease(ctx, backup); err != nil || got.Holder != "b" {
+		t.Fatalf("ReadLease after ReplaceLease = %+v, %v; want holder b", got, err)
+	}
+	if err := tg.DeleteLease(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.DeleteLease(ctx, backup); err != nil {
+		t.Fatalf("DeleteLease of no lease: %v", err)
+	}
+	if l, err := tg.ReadLease(ctx, backup); err != nil || l != nil {
+		t.Fatalf("ReadLease after DeleteLease = %v, %v; want nil, nil", l, err)
+	}
+	if err := tg.CreateLease(ctx, backup, &theirs); err != nil {
+		t.Fatalf("CreateLease after DeleteLease: %v", err)
+	}
 }
 
 func testComplete(t *testing.T, tg *target.Target) {
