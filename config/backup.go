@@ -138,9 +138,19 @@ func (d *decoder) backupTargets(bk *Backup, attr *hcl.Attribute, p *Policy, inst
 			continue
 		}
 		bk.To = append(bk.To, name)
-		if inst != nil && inst.DataDir != "" && t.Remote != "" && t.IsLocal() && pathWithin(inst.DataDir, t.Remote) {
+		d.refs[[2]string{bk.Name, name}] = e.Range()
+		if inst == nil || inst.DataDir == "" || t.Remote == "" || !t.IsLocal() {
+			continue
+		}
+		switch {
+		case pathWithin(inst.DataDir, t.Remote):
 			diags = append(diags, errorf(e.Range(), "Target inside data directory",
 				"The target %q is a local directory inside the data directory of instance %q (or is that directory), so each snapshot would copy the previous ones; choose a directory outside it.", name, inst.Name))
+		case t.Crypt == nil && pathWithin(inst.DataDir, filepath.Join(t.Remote, bk.Name)):
+			// Snapshots go to <remote>/<backup name>/ (under crypt that
+			// name is encrypted and cannot match).
+			diags = append(diags, errorf(e.Range(), "Target inside data directory",
+				"The backup %q keeps its snapshots in the directory %q of target %q, which is inside the data directory of instance %q (or is that directory), so each snapshot would copy the previous ones; choose another target directory or backup name.", bk.Name, bk.Name, name, inst.Name))
 		}
 	}
 	return diags

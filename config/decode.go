@@ -34,6 +34,9 @@ type decoder struct {
 	opts DecodeOptions
 	ctx  *hcl.EvalContext
 	loc  *time.Location
+	// refs holds where each backup's to list names each target, keyed by
+	// backup and target name, for checks across backups.
+	refs map[[2]string]hcl.Range
 }
 
 var rootSchema = &hcl.BodySchema{
@@ -57,7 +60,7 @@ func Decode(filename string, src []byte, opts DecodeOptions) (*Policy, hcl.Diagn
 	content, moreDiags := file.Body.Content(rootSchema)
 	diags = append(diags, moreDiags...)
 
-	d := &decoder{opts: opts, ctx: evalContext(opts.LookupEnv)}
+	d := &decoder{opts: opts, ctx: evalContext(opts.LookupEnv), refs: map[[2]string]hcl.Range{}}
 	loc, moreDiags := d.location(content.Attributes)
 	diags = append(diags, moreDiags...)
 	d.loc = loc
@@ -87,6 +90,7 @@ func Decode(filename string, src []byte, opts DecodeOptions) (*Policy, hcl.Diagn
 		diags = append(diags, moreDiags...)
 		p.Backups = append(p.Backups, bk)
 	}
+	diags = append(diags, d.checkPrefixes(p)...)
 
 	if diags.HasErrors() {
 		return nil, diags

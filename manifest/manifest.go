@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"strings"
 	"time"
@@ -140,11 +141,13 @@ func (m *Manifest) SHA256() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// Decode parses and validates a manifest.
+// Decode parses and validates a manifest. Anything but white space after
+// the JSON object makes it unparsable: Encode never writes that, so the
+// file is damaged. (json.Unmarshal refuses it, and unlike a json.Decoder
+// it does not copy data, which may be large.)
 func Decode(data []byte) (*Manifest, error) {
 	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&m); err != nil {
+	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("decode manifest: %w", err)
 	}
 	if err := m.Validate(); err != nil {
@@ -157,8 +160,10 @@ func Decode(data []byte) (*Manifest, error) {
 // the snapshot directory.
 var ErrUnsafePath = errors.New("unsafe path in manifest")
 
-// Validate checks the manifest's required fields and that every file path is
-// a clean relative path inside the snapshot.
+// Validate checks the manifest's required fields, that backup and
+// snapshot are single path segments, and that every file path is a clean
+// relative path inside the snapshot, listed once, and never both a file
+// and a directory.
 func (m *Manifest) Validate() error {
 	if m.FormatVersion != FormatVersion {
 		return fmt.Errorf("validate manifest: unsupported format_version %q", m.FormatVersion)
@@ -166,10 +171,21 @@ func (m *Manifest) Validate() error {
 	if m.Backup == "" || m.Snapshot == "" || m.CreatedAt.IsZero() {
 		return errors.New("validate manifest: backup, snapshot and created_at are required")
 	}
+	// Decoding takes offsets such as +24:00 that encoding refuses.
+	if _, err := m.CreatedAt.MarshalText(); err != nil {
+		return fmt.Errorf("validate manifest: created_at: %w", err)
+	}
+	// Both name directories on the target that restore reads from.
+	for _, seg := range []string{m.Backup, m.Snapshot} {
+		if CheckPath(seg) != nil || strings.Contains(seg, "/") {
+			return fmt.Errorf("validate manifest: %w: backup or snapshot %q is not a single path segment", ErrUnsafePath, seg)
+		}
+	}
 	seen := make(map[string]bool, len(m.Files))
+	var total int64
 	for _, f := range m.Files {
 		if err := CheckPath(f.Path); err != nil {
-			return err
+			return fmt.Errorf("validate manifest: %w", err)
 		}
 		if f.Path == FileName {
 			return fmt.Errorf("validate manifest: file list names the manifest itself")
@@ -178,17 +194,42 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("validate manifest: %q listed twice", f.Path)
 		}
 		seen[f.Path] = true
-		if f.Size < 0 || len(f.SHA256) != 64 {
-			return fmt.Errorf("validate manifest: %q has a bad size or sha256", f.Path)
+		if f.Size < 0 || f.Size > math.MaxInt64-total {
+			return fmt.Errorf("validate manifest: %q has a bad size %d (negative, or the sizes add up past 2^63 bytes)", f.Path, f.Size)
+		}
+		total += f.Size
+		if !isSHA256(f.SHA256) {
+			return fmt.Errorf("validate manifest: %q has a bad sha256 %q (want 64 lowercase hex digits)", f.Path, f.SHA256)
+		}
+	}
+	for _, f := range m.Files {
+		for dir := path.Dir(f.Path); dir != "."; dir = path.Dir(dir) {
+			if seen[dir] {
+				return fmt.Errorf("validate manifest: %q is listed as a file but %q is inside it", dir, f.Path)
+			}
 		}
 	}
 	return nil
 }
 
-// CheckPath rejects paths that are empty, absolute, not clean, or that climb
-// out of the snapshot directory.
+// isSHA256 reports whether s is a sha256 as hex.EncodeToString writes it.
+func isSHA256(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckPath rejects paths that are empty, absolute, not clean, that climb
+// out of the snapshot directory, or that hold a backslash or a NUL byte
+// (which no file name can hold, and which C-string APIs would cut short).
 func CheckPath(p string) error {
-	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") ||
+	if p == "" || strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00") ||
 		path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") || p == "." {
 		return fmt.Errorf("%w: %q", ErrUnsafePath, p)
 	}

@@ -90,7 +90,7 @@ func TestCheckPath(t *testing.T) {
 			t.Errorf("CheckPath(%q) = %v, want nil", p, err)
 		}
 	}
-	for _, p := range []string{"", ".", "..", "../x", "/x", "a/../../x", "a/./b", "a/"} {
+	for _, p := range []string{"", ".", "..", "../x", "/x", "a/../../x", "a/./b", "a/", "a\x00b", `a\b`} {
 		if err := CheckPath(p); !errors.Is(err, ErrUnsafePath) {
 			t.Errorf("CheckPath(%q) = %v, want ErrUnsafePath", p, err)
 		}

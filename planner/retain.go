@@ -3,6 +3,7 @@ package planner
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -55,7 +56,8 @@ func Retain(snaps []Snapshot, keep *config.Keep, loc *time.Location) (kept []Kep
 	rules := bucketRules(keep)
 	var cutoff time.Time
 	within := !withinZero(keep.Within)
-	if within {
+	withinAll := within && withinBeyondTime(keep.Within)
+	if within && !withinAll {
 		w := keep.Within
 		cutoff = list[0].CreatedAt.AddDate(-w.Years, -w.Months, -w.Days).Add(-time.Duration(w.Hours) * time.Hour)
 	}
@@ -63,7 +65,7 @@ func Retain(snaps []Snapshot, keep *config.Keep, loc *time.Location) (kept []Kep
 
 	for nr, s := range list {
 		var reasons []string
-		if within && s.CreatedAt.After(cutoff) {
+		if within && (withinAll || s.CreatedAt.After(cutoff)) {
 			reasons = append(reasons, "within "+FormatWithin(keep.Within))
 		}
 		t := s.CreatedAt.In(loc)
@@ -79,6 +81,19 @@ func Retain(snaps []Snapshot, keep *config.Keep, loc *time.Location) (kept []Kep
 		}
 	}
 	return kept, removed
+}
+
+// maxWithinYears bounds the within durations Retain computes a cutoff for.
+// Past it (or past time.Duration's 292 years of hours) the arithmetic
+// wraps around and would put the cutoff after the newest snapshot, so that
+// within = "3000000h" kept nothing; such a duration keeps everything.
+const maxWithinYears = 100_000
+
+// withinBeyondTime reports whether w reaches further back than Retain
+// computes: every snapshot is within it.
+func withinBeyondTime(w config.Within) bool {
+	return w.Years > maxWithinYears || w.Months/12 > maxWithinYears || w.Days/366 > maxWithinYears ||
+		int64(w.Hours) > math.MaxInt64/int64(time.Hour)
 }
 
 // bucketRule is one counted rule (last, hourly, ...) while Retain walks the
