@@ -59,10 +59,7 @@ func (r *Result) Err() error {
 // the others; the joined error says what failed.
 func (e *Env) Apply(ctx context.Context, plan planner.Plan, obs planner.Observed, now time.Time) *Result {
 	res := &Result{}
-	// Leftovers of a killed run: staging is ours alone while we hold the lock.
-	if err := os.RemoveAll(e.stagingRoot()); err != nil {
-		e.hooks().Logf("warning: could not clean the staging area: %v", err)
-	}
+	e.ClearStaging()
 	// Nothing is written to or deleted from a prefix of a target without
 	// its lease, so two machines applying one policy never prune under
 	// each other.
@@ -129,6 +126,15 @@ func (e *Env) Apply(ctx context.Context, plan planner.Plan, obs planner.Observed
 		}
 	}
 	return res
+}
+
+// ClearStaging removes what a killed run left in the staging area. The
+// caller holds the state lock, so staging is its alone. The CLI calls it
+// after taking the lock, whether or not the plan has work for Apply.
+func (e *Env) ClearStaging() {
+	if err := os.RemoveAll(e.stagingRoot()); err != nil {
+		e.hooks().Logf("warning: could not clean the staging area: %v", err)
+	}
 }
 
 // snapshot captures backup b once and sends it to each target of snaps.

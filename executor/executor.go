@@ -61,10 +61,12 @@ type Env struct {
 	// (DefaultLeaseTTL when zero); LeaseSettle how long a run waits before
 	// reading back a lease written where creation is not atomic (when
 	// zero, three times as long as the write took, within bounds).
-	LeaseTTL, LeaseSettle time.Duration
+	// LeaseTimeout bounds each lease step on one target
+	// (DefaultLeaseTimeout when zero).
+	LeaseTTL, LeaseSettle, LeaseTimeout time.Duration
 
 	mu           sync.Mutex
-	targets      map[string]*target.Target
+	targets      map[string]*targetSlot
 	dockerEngine docker.Engine
 }
 
@@ -82,12 +84,30 @@ func (e *Env) transfers() int {
 	return 4
 }
 
-// Target opens the named target of the policy once and returns it.
+// targetSlot holds one target, opened on first use. Opening one target
+// (an SFTP login, say) does not wait for another's.
+type targetSlot struct {
+	mu sync.Mutex
+	t  *target.Target
+}
+
+// Target opens the named target of the policy once and returns it. A
+// failed open is tried again on the next call.
 func (e *Env) Target(ctx context.Context, name string) (*target.Target, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if t, ok := e.targets[name]; ok {
-		return t, nil
+	slot, ok := e.targets[name]
+	if !ok {
+		if e.targets == nil {
+			e.targets = make(map[string]*targetSlot)
+		}
+		slot = &targetSlot{}
+		e.targets[name] = slot
+	}
+	e.mu.Unlock()
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.t != nil {
+		return slot.t, nil
 	}
 	cfg := e.Policy.Target(name)
 	if cfg == nil {
@@ -97,10 +117,7 @@ func (e *Env) Target(ctx context.Context, name string) (*target.Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open target %q: %w", name, err)
 	}
-	if e.targets == nil {
-		e.targets = make(map[string]*target.Target)
-	}
-	e.targets[name] = t
+	slot.t = t
 	return t, nil
 }
 
@@ -109,8 +126,12 @@ func (e *Env) BytesSent() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var n int64
-	for _, t := range e.targets {
-		n += t.Stats().BytesUploaded
+	for _, slot := range e.targets {
+		slot.mu.Lock()
+		if slot.t != nil {
+			n += slot.t.Stats().BytesUploaded
+		}
+		slot.mu.Unlock()
 	}
 	return n
 }

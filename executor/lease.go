@@ -21,6 +21,10 @@ import (
 // at once, seeing the holder's pid gone).
 const (
 	DefaultLeaseTTL = 10 * time.Minute
+	// DefaultLeaseTimeout bounds each step of taking a lease on one target
+	// (a lease is a few hundred bytes): a target that does not answer in
+	// time is left out of the run, and the others go on.
+	DefaultLeaseTimeout = time.Minute
 	// minLeaseSettle and maxLeaseSettle bound how long a run waits, on
 	// targets without an atomic create, between writing its lease and
 	// reading it back (see settle).
@@ -83,6 +87,14 @@ func (e *Env) leaseTTL() time.Duration {
 // one wrote has its own write in flight, which takes about as long as
 // this one's; three times that, within bounds, covers it without making
 // every apply to a fast remote wait seconds.
+// leaseTimeout bounds each lease step on one target.
+func (e *Env) leaseTimeout() time.Duration {
+	if e.LeaseTimeout > 0 {
+		return e.LeaseTimeout
+	}
+	return DefaultLeaseTimeout
+}
+
 func (e *Env) leaseSettle(slowest time.Duration) time.Duration {
 	if e.LeaseSettle > 0 {
 		return e.LeaseSettle
@@ -125,25 +137,45 @@ func (e *Env) acquireLeases(ctx context.Context, keys []leaseKey) (*leases, map[
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	l.base.Holder = l.token
+	// Every lease is taken at once, each within leaseTimeout: a target
+	// that hangs is denied, and does not hold the others back.
+	type taken struct {
+		t         *target.Target
+		checkBack bool
+		took      time.Duration
+		err       error
+	}
+	results := make([]taken, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, e.leaseTimeout())
+			defer cancel()
+			began := time.Now()
+			r := &results[i]
+			if r.t, r.err = e.Target(ctx, k.target); r.err == nil {
+				r.checkBack, r.err = l.take(ctx, r.t, k)
+			}
+			r.took = time.Since(began)
+			if r.err != nil && ctx.Err() == context.DeadlineExceeded {
+				r.err = fmt.Errorf("take the lease of %s: no answer from the target in %s: %w", k, e.leaseTimeout(), r.err)
+			}
+		})
+	}
+	wg.Wait()
 	denied := map[leaseKey]error{}
 	var confirm []leaseKey // written where the write alone proves nothing
 	var slowest time.Duration
-	for _, k := range keys {
-		t, err := e.Target(ctx, k.target)
-		if err != nil {
-			denied[k] = err
+	for i, k := range keys {
+		r := results[i]
+		if r.err != nil {
+			denied[k] = r.err
 			continue
 		}
-		began := time.Now()
-		checkBack, err := l.take(ctx, t, k)
-		slowest = max(slowest, time.Since(began))
-		if err != nil {
-			denied[k] = err
-			continue
-		}
-		l.held[k] = t
-		if checkBack {
+		l.held[k] = r.t
+		if r.checkBack {
 			confirm = append(confirm, k)
+			slowest = max(slowest, r.took)
 		}
 	}
 	if len(confirm) > 0 {
@@ -153,7 +185,9 @@ func (e *Env) acquireLeases(ctx context.Context, keys []leaseKey) (*leases, map[
 		}
 		for _, k := range confirm {
 			t := l.held[k]
-			cur, err := t.ReadLease(ctx, k.backup)
+			rctx, cancel := context.WithTimeout(ctx, e.leaseTimeout())
+			cur, err := t.ReadLease(rctx, k.backup)
+			cancel()
 			switch {
 			case err != nil:
 				denied[k] = err

@@ -51,10 +51,10 @@ func Secrets(rawURLs ...string) []string {
 	return out
 }
 
-// Scrub replaces every secret in text with "***".
+// Scrub replaces every secret in text with "(sensitive)".
 func Scrub(text string, secrets []string) string {
 	for _, s := range secrets {
-		text = strings.ReplaceAll(text, s, "***")
+		text = strings.ReplaceAll(text, s, "(sensitive)")
 	}
 	return text
 }

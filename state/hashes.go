@@ -131,3 +131,12 @@ func (s *Store) ForgetHashes(ctx context.Context, keep func(path string) bool) (
 	}
 	return n, nil
 }
+
+// ForgetHash drops the cache entry of path, if any: its hash turned out not
+// to describe the file, so the next run reads the file again.
+func (s *Store) ForgetHash(ctx context.Context, path string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM file_hashes WHERE path = ?`, path); err != nil {
+		return fmt.Errorf("forget hash of %s: %w", path, err)
+	}
+	return nil
+}

@@ -47,6 +47,7 @@ func (ss *session) applyOnce(ctx context.Context, g *globalOptions, s streams, j
 		return nil, err // another run is at work: not this run's failure
 	}
 	defer func() { err = errors.Join(err, unlock()) }()
+	ss.env.ClearStaging()
 	started := time.Now().UTC()
 	if sender.HasPings() {
 		if perr := sender.Ping(ctx, notify.PingStart, ""); perr != nil {

@@ -61,7 +61,12 @@ func exitCodeFor(err error, stderr io.Writer) int {
 	case errors.As(err, &diags):
 		return exitError
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(stderr, "Error: interrupted")
+		// Joined with the cancellation may be another target's own error.
+		if err.Error() == context.Canceled.Error() {
+			fmt.Fprintln(stderr, "Error: interrupted")
+		} else {
+			fmt.Fprintf(stderr, "Error: interrupted: %v\n", err)
+		}
 		return exitError
 	default:
 		fmt.Fprintf(stderr, "Error: %v\n", err)

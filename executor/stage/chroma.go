@@ -53,13 +53,32 @@ type Group struct {
 	// OnRetry, if set, is told why an attempt was discarded, before the
 	// pause that precedes the next one.
 	OnRetry func(attempt int, why error)
+	// LeaveSQLiteChecks leaves the hash and the integrity_check of the
+	// group's SQLite copies to the caller (SHA256, Size and IntegrityCheck
+	// empty in the result): both read the whole copy, and outside the
+	// capture they no longer make the group's moment longer.
+	LeaveSQLiteChecks bool
+	// Unchanged, if set, is asked before each file is copied whether a
+	// file of this state is known already: it returns the file's manifest
+	// entry (as a previous snapshot recorded it) and true, and the file is
+	// not copied. The listings before and after the copies still include
+	// it, so the group still shows one moment. A SQLite file is asked only
+	// in a rollback-journal mode with no -wal beside it, where a copy is
+	// the file's bytes as they are.
+	Unchanged func(e Entry, st SourceState) (manifest.File, bool)
 }
 
 // GroupFile is one file of a captured group: its manifest entry and the
 // staged copy to send.
 type GroupFile struct {
 	manifest.File
+	// Local is the staged copy, or empty for a file Unchanged knew.
 	Local string
+	// Source is the state of the file copied or known. When Cacheable, the
+	// copy holds the source's own bytes as of that state (a SQLite copy
+	// made through the backup API does not).
+	Source    SourceState
+	Cacheable bool
 }
 
 // GroupResult is a group captured at one moment.
@@ -176,10 +195,27 @@ func captureGroupOnce(ctx context.Context, g Group, root string) ([]GroupFile, e
 func captureFile(ctx context.Context, g Group, e Entry, st fileVersion) (GroupFile, error) {
 	src := joinRel(g.DataDir, e.Rel)
 	dst := joinRel(g.StagingDir, e.Rel)
+	ss := SourceState{Size: st.size, MtimeNs: st.mtimeNs, Inode: st.ino, WAL: st.walMtimeNs != 0}
+	if g.Unchanged != nil && (e.Kind != SQLite || !ss.WAL && st.rollback) {
+		if mf, ok := g.Unchanged(e, ss); ok {
+			return GroupFile{File: mf, Source: ss, Cacheable: true}, nil
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return GroupFile{}, err
 	}
-	f := GroupFile{File: manifest.File{Path: e.Rel}, Local: dst}
+	f := GroupFile{File: manifest.File{Path: e.Rel}, Local: dst, Source: ss, Cacheable: e.Kind != SQLite}
+	if e.Kind == SQLite && g.LeaveSQLiteChecks {
+		info, err := CopySQLite(ctx, src, dst)
+		if err != nil {
+			return GroupFile{}, err
+		}
+		f.SQLite = info
+		// A copy made under a shared lock is the file's bytes as they were
+		// when listed: the listings before and after match.
+		f.Cacheable = info.Method == MethodSharedLockCopy && st.rollback
+		return f, nil
+	}
 	if e.Kind == SQLite {
 		info, err := SnapshotSQLite(ctx, src, dst)
 		if err != nil {

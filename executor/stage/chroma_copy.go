@@ -23,6 +23,9 @@ type fileVersion struct {
 	// and mtime, which move with every commit in WAL mode.
 	counter             uint32
 	walSize, walMtimeNs int64
+	// rollback says the header names a rollback-journal mode (bytes 18
+	// and 19 are 1), where a copy under a shared lock is the file itself.
+	rollback bool
 }
 
 // readState stats path and, for a SQLite file, reads its change counter and
@@ -39,7 +42,7 @@ func readState(path string, sqlite bool) (fileVersion, error) {
 	if !sqlite {
 		return st, nil
 	}
-	if st.counter, err = changeCounter(path); err != nil {
+	if st.counter, st.rollback, err = readSQLiteHeader(path); err != nil {
 		return fileVersion{}, err
 	}
 	if wal, err := os.Stat(path + "-wal"); err == nil {
@@ -50,21 +53,22 @@ func readState(path string, sqlite bool) (fileVersion, error) {
 	return st, nil
 }
 
-// changeCounter reads a SQLite database header's file change counter.
-func changeCounter(path string) (uint32, error) {
+// readSQLiteHeader reads a SQLite database header's file change counter and
+// whether its file format versions name a rollback journal.
+func readSQLiteHeader(path string) (counter uint32, rollback bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer f.Close()
-	var b [4]byte
-	if _, err := f.ReadAt(b[:], 24); err != nil {
+	var b [28]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
 		if errors.Is(err, io.EOF) {
-			return 0, changed("%s is shorter than a SQLite header", path)
+			return 0, false, changed("%s is shorter than a SQLite header", path)
 		}
-		return 0, err
+		return 0, false, err
 	}
-	return binary.BigEndian.Uint32(b[:]), nil
+	return binary.BigEndian.Uint32(b[24:28]), b[18] == 1 && b[19] == 1, nil
 }
 
 // recent reports whether the file changed so recently that another change

@@ -31,6 +31,29 @@ type Copied struct {
 	ModTime  time.Time
 	SHA256   string
 	Attempts int
+	// Source is the source's state when it was copied: its bytes were
+	// those hashed, so a hash cache may key the hash by it.
+	Source SourceState
+}
+
+// SourceState is a source file's state as a capture saw it. A file changed
+// since then has another size, modification time or inode: captures copy
+// only files whose last change is older than a timestamp tick (racyWindow),
+// so a later change cannot leave the modification time as it was.
+type SourceState struct {
+	Size    int64
+	MtimeNs int64
+	Inode   uint64
+	// WAL says a SQLite file had a -wal beside it.
+	WAL bool
+}
+
+func sourceStateOf(fi os.FileInfo) SourceState {
+	st := SourceState{Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano()}
+	if s, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.Inode = s.Ino
+	}
+	return st
 }
 
 // CopyQuiet copies src to dst and makes sure src did not change while it was
@@ -125,7 +148,7 @@ func copyOnce(ctx context.Context, src, dst string) (_ Copied, err error) {
 	if err := os.Rename(tmp, dst); err != nil {
 		return Copied{}, err
 	}
-	return Copied{Size: n, ModTime: before.ModTime(), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return Copied{Size: n, ModTime: before.ModTime(), SHA256: hex.EncodeToString(h.Sum(nil)), Source: sourceStateOf(before)}, nil
 }
 
 // sameVersion reports whether two stats are of the same, unmodified file.
@@ -163,4 +186,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Settled stats path and reports whether its last change is older than a
+// timestamp tick: only then does its state tell any later change apart.
+func Settled(path string) (SourceState, bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return SourceState{}, false, err
+	}
+	age := time.Since(fi.ModTime())
+	return sourceStateOf(fi), age >= racyWindow, nil
 }

@@ -40,9 +40,25 @@ const (
 	// MethodSharedLockCopy is a byte copy of the file made in one
 	// sequential pass under a SHARED lock: rollback-journal sources.
 	MethodSharedLockCopy = "shared-lock-copy"
+	// MethodClosedCopy is a byte copy of a WAL database that no process
+	// has open (no -wal beside it), kept only if the file did not change
+	// and no -wal appeared during the copy.
+	MethodClosedCopy = "closed-wal-copy"
 )
 
-// SnapshotSQLite copies the SQLite database src to dst and checks the copy.
+// SnapshotSQLite copies the SQLite database src to dst with CopySQLite
+// and checks the copy with CheckSQLite before it is renamed into place: on
+// return the result's IntegrityCheck is set, and the caller must refuse a
+// copy whose IntegrityCheck is not "ok".
+func SnapshotSQLite(ctx context.Context, src, dst string) (*manifest.SQLite, error) {
+	return snapshotSQLite(ctx, src, dst, true)
+}
+
+// CopySQLite copies the SQLite database src to dst, consistently, and
+// leaves the copy's integrity_check to the caller (CheckSQLite): the check
+// reads the whole copy and is the slow part, so it can run after a quiet
+// window, beside the uploads. The result's IntegrityCheck is empty.
+//
 // The source is opened read-only: owui never writes to it, never
 // checkpoints it, never changes its journal mode.
 //
@@ -65,16 +81,22 @@ const (
 //     While the read transaction is open no checkpoint can reset -wal past
 //     it, so -wal grows by whatever the application writes meanwhile: the
 //     growth is bounded by the transaction's duration, SourceHoldMillis.
-//     A WAL database that no process has open is read as immutable (see
-//     backupTo), so that no -wal or -shm is created beside it.
+//     A WAL database that no process has open (no -wal) is not opened at
+//     all but copied as it is (see backupTo), so that no -wal or -shm is
+//     created beside it.
 //
 // Either way dst is written under a temporary name, turned into a
 // standalone database in journal mode DELETE with no -wal or -shm beside
-// it, checked, and renamed into place; on error nothing is left. The result
-// records the source's journal mode, the method, how long the source was
-// held, and the copy's page count, page size and integrity_check; the
-// caller must refuse a copy whose IntegrityCheck is not "ok".
-func SnapshotSQLite(ctx context.Context, src, dst string) (*manifest.SQLite, error) {
+// it, and renamed into place; on error nothing is left. After that owui
+// never writes to dst again, so its bytes can be hashed, checked and sent
+// at the same time. The result records the source's journal mode, the
+// method, how long the source was held, and the copy's page count and page
+// size.
+func CopySQLite(ctx context.Context, src, dst string) (*manifest.SQLite, error) {
+	return snapshotSQLite(ctx, src, dst, false)
+}
+
+func snapshotSQLite(ctx context.Context, src, dst string, check bool) (*manifest.SQLite, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -100,6 +122,9 @@ func SnapshotSQLite(ctx context.Context, src, dst string) (*manifest.SQLite, err
 		return nil, errors.Join(fmt.Errorf("snapshot sqlite %s: %w", src, err), removeDatabase(tmp))
 	}
 	info, err := finishCopy(ctx, tmp)
+	if err == nil && check {
+		info.IntegrityCheck, err = CheckSQLite(ctx, tmp)
+	}
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("snapshot sqlite %s: check copy: %w", src, err), removeDatabase(tmp))
 	}
@@ -135,8 +160,8 @@ func copySource(ctx context.Context, src, dst string) (copied, error) {
 			return copied{}, err
 		}
 		if wal {
-			hold, err := backupTo(ctx, src, dst)
-			return copied{journalMode: "wal", method: MethodBackupAPI, hold: hold}, err
+			method, hold, err := backupTo(ctx, src, dst)
+			return copied{journalMode: "wal", method: method, hold: hold}, err
 		}
 		hold, err := sharedLockCopy(ctx, src, dst)
 		if err == nil {
@@ -160,46 +185,84 @@ func copySource(ctx context.Context, src, dst string) (copied, error) {
 const quietRetries = 3
 
 // backupTo copies the WAL database src into the new database dst in one
-// backup step and returns how long the step's read transaction lasted.
+// backup step and returns the method and how long the step's read
+// transaction lasted.
 //
-// A WAL database that no process has open has no -wal file. Opening it,
-// even read-only, would create -wal and -shm beside it and leave them there,
+// A WAL database that no process has open has no -wal file: every commit
+// is in the database file itself (the last connection checkpointed it on
+// close), as after a clean stop of the container. Opening it, even
+// read-only, would create -wal and -shm beside it and leave them there,
 // owned by owui's user, which can lock the app out of its own database. So
-// such a database is read as immutable (no locks, no side files) and the
-// copy is kept only if the file did not change and no -wal appeared
-// meanwhile: anyone who wrote to it in between would have had to create
-// -wal, or change the file by checkpointing it on close.
-func backupTo(ctx context.Context, src, dst string) (time.Duration, error) {
+// such a database is not opened at all: its bytes are copied as they are
+// (copy_file_range; what the backup API reads from an immutable database
+// is the same pages, at several times the cost), and the copy is kept only
+// if the file did not change and no -wal appeared meanwhile: anyone who
+// wrote to it in between would have had to create -wal, or change the
+// file by checkpointing it on close.
+func backupTo(ctx context.Context, src, dst string) (string, time.Duration, error) {
 	for attempt := 1; ; attempt++ {
 		before, closed, err := closedWAL(src)
 		if err != nil {
-			return 0, err
-		}
-		hold, err := backupOnce(ctx, src, dst, closed)
-		if err != nil {
-			return 0, err
+			return "", 0, err
 		}
 		if !closed {
-			return hold, nil
+			hold, err := backupOnce(ctx, src, dst)
+			return MethodBackupAPI, hold, err
+		}
+		hold, err := copyClosed(ctx, src, dst)
+		if err != nil {
+			return "", 0, err
 		}
 		_, stillClosed, err := closedWAL(src)
 		if err != nil {
-			return 0, err
+			return "", 0, err
 		}
 		after, err := os.Stat(src)
 		if err != nil {
-			return 0, err
+			return "", 0, err
 		}
 		if stillClosed && sameVersion(before, after) {
-			return hold, nil
+			return MethodClosedCopy, hold, nil
 		}
 		if attempt == quietRetries {
-			return 0, fmt.Errorf("the database was opened and changed during %d copies", quietRetries)
+			return "", 0, fmt.Errorf("the database was opened and changed during %d copies", quietRetries)
 		}
 		if err := removeDatabase(dst); err != nil {
-			return 0, err
+			return "", 0, err
 		}
 	}
+}
+
+// copyClosed copies the bytes of src, a database no process has open, to
+// the new file dst and returns how long it took.
+func copyClosed(ctx context.Context, src, dst string) (time.Duration, error) {
+	start := time.Now()
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer out.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		_, err := io.CopyN(out, in, copyChunk)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("copy: %w", err)
+		}
+	}
+	if err := out.Close(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
 }
 
 // closedWAL reports whether the WAL database src has no -wal file, and
@@ -235,11 +298,11 @@ func isWALFile(path string) (bool, error) {
 	return hdr[18] == 2 || hdr[19] == 2, nil
 }
 
-// backupOnce opens src read-only (immutable when told) and backs it up
-// into dst in one step. It returns the duration of that step, which is the
-// source's read transaction.
-func backupOnce(ctx context.Context, src, dst string, immutable bool) (time.Duration, error) {
-	db, conn, err := openSource(ctx, src, immutable)
+// backupOnce opens src read-only and backs it up into dst in one step. It
+// returns the duration of that step, which is the source's read
+// transaction.
+func backupOnce(ctx context.Context, src, dst string) (time.Duration, error) {
+	db, conn, err := openSource(ctx, src)
 	if err != nil {
 		return 0, err
 	}
@@ -276,12 +339,9 @@ func backupOnce(ctx context.Context, src, dst string, immutable bool) (time.Dura
 
 // openSource opens one read-only connection to src with the application's
 // busy timeout.
-func openSource(ctx context.Context, src string, immutable bool) (*sql.DB, *sql.Conn, error) {
+func openSource(ctx context.Context, src string) (*sql.DB, *sql.Conn, error) {
 	q := url.Values{}
 	q.Set("mode", "ro")
-	if immutable {
-		q.Set("immutable", "1")
-	}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sourceBusyTimeout.Milliseconds()))
 	db, err := sql.Open("sqlite", fileURI(src, q))
 	if err != nil {
@@ -331,7 +391,8 @@ func isBusy(err error) bool {
 
 // finishCopy turns the fresh copy into a standalone rollback-journal
 // database (the backup copies the source's header, so a copy of a WAL
-// database would otherwise open in WAL mode) and checks it.
+// database would otherwise open in WAL mode) and reads its page count and
+// page size. It is the last write to the copy.
 func finishCopy(ctx context.Context, path string) (*manifest.SQLite, error) {
 	db, err := sql.Open("sqlite", fileURI(path, nil))
 	if err != nil {
@@ -351,9 +412,6 @@ func finishCopy(ctx context.Context, path string) (*manifest.SQLite, error) {
 		return nil, fmt.Errorf("set journal mode: still %q", mode)
 	}
 	info := &manifest.SQLite{}
-	if info.IntegrityCheck, err = integrityCheck(ctx, conn); err != nil {
-		return nil, err
-	}
 	if err := conn.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&info.PageCount); err != nil {
 		return nil, fmt.Errorf("read page count: %w", err)
 	}
@@ -372,6 +430,35 @@ func finishCopy(ctx context.Context, path string) (*manifest.SQLite, error) {
 		}
 	}
 	return info, nil
+}
+
+// CheckSQLite runs PRAGMA integrity_check on the database at path, a copy
+// of owui's own that nothing writes to any more, and returns "ok" or the
+// problems found (at most 20), joined by "; ". It opens the copy read-only
+// and immutable: no lock, no journal, no side file, no write, so the copy
+// can be hashed and sent while it is checked.
+func CheckSQLite(ctx context.Context, path string) (string, error) {
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Set("immutable", "1")
+	db, err := sql.Open("sqlite", fileURI(path, q))
+	if err != nil {
+		return "", fmt.Errorf("integrity_check: %w", err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return "", fmt.Errorf("integrity_check: %w", err)
+	}
+	defer conn.Close()
+	res, err := integrityCheck(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	if err := conn.Close(); err != nil {
+		return "", err
+	}
+	return res, db.Close()
 }
 
 // integrityCheck returns "ok" or the problems found, joined by "; ".

@@ -118,7 +118,7 @@ func TestSnapshotSQLiteDeleteHoldsLockForOneCopy(t *testing.T) {
 			t.Fatalf("method %q", info.Method)
 		}
 		// The backup API on the same file holds SHARED for its whole run.
-		bk, err := backupOnce(context.Background(), src, filepath.Join(dir, fmt.Sprintf("api%d.db", i)), false)
+		bk, err := backupOnce(context.Background(), src, filepath.Join(dir, fmt.Sprintf("api%d.db", i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -307,16 +307,28 @@ func setHook(t *testing.T, h func(string)) {
 func TestSnapshotSQLiteRecordsMethod(t *testing.T) {
 	tests := map[string]struct {
 		mode string
+		open bool // an application holds the database open (-wal exists)
 		want manifest.SQLite
 	}{
-		"delete": {"delete", manifest.SQLite{IntegrityCheck: "ok", JournalMode: "delete", PageSize: 4096, Method: MethodSharedLockCopy}},
-		"wal":    {"wal", manifest.SQLite{IntegrityCheck: "ok", JournalMode: "wal", PageSize: 4096, Method: MethodBackupAPI}},
+		"delete":     {"delete", false, manifest.SQLite{IntegrityCheck: "ok", JournalMode: "delete", PageSize: 4096, Method: MethodSharedLockCopy}},
+		"wal":        {"wal", true, manifest.SQLite{IntegrityCheck: "ok", JournalMode: "wal", PageSize: 4096, Method: MethodBackupAPI}},
+		"closed wal": {"wal", false, manifest.SQLite{IntegrityCheck: "ok", JournalMode: "wal", PageSize: 4096, Method: MethodClosedCopy}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			src := filepath.Join(dir, "webui.db")
 			newLiveDB(t, src, tc.mode, 100)
+			if tc.open {
+				db := openWriter(t, src)
+				defer db.Close()
+				if _, err := db.Exec("UPDATE counter SET n = n"); err != nil {
+					t.Fatal(err)
+				}
+				if !fileExists(src + "-wal") {
+					t.Fatal("no -wal beside a database held open")
+				}
+			}
 			info, err := SnapshotSQLite(context.Background(), src, filepath.Join(dir, "copy.db"))
 			if err != nil {
 				t.Fatal(err)

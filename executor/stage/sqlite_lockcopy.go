@@ -53,7 +53,7 @@ var testHookLocked func(src string)
 // no other connection of this process may hold a lock on src meanwhile
 // (owui opens sources only here).
 func sharedLockCopy(ctx context.Context, src, dst string) (time.Duration, error) {
-	db, conn, err := openSource(ctx, src, false)
+	db, conn, err := openSource(ctx, src)
 	if err != nil {
 		return 0, err
 	}

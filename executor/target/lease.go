@@ -72,7 +72,7 @@ func leaseRemote(backup string) (string, error) {
 // whose would risk pruning under them.
 func (t *Target) ReadLease(ctx context.Context, backup string) (*Lease, error) {
 	wrap := func(err error) error {
-		return fmt.Errorf("read lease of %s on target %s: %w", backup, t.name, err)
+		return fmt.Errorf("read lease of %s on target %s: %w", backup, t.name, t.readFailed(err))
 	}
 	remote, err := leaseRemote(backup)
 	if err != nil {
@@ -126,7 +126,7 @@ func (t *Target) AtomicLeases() bool { return t.localRoot != "" }
 // (see AtomicLeases).
 func (t *Target) CreateLease(ctx context.Context, backup string, l *Lease) error {
 	wrap := func(err error) error {
-		return fmt.Errorf("create lease of %s on target %s: %w", backup, t.name, err)
+		return fmt.Errorf("create lease of %s on target %s: %w", backup, t.name, t.writeFailed(err))
 	}
 	remote, err := leaseRemote(backup)
 	if err != nil {
@@ -168,7 +168,7 @@ func (t *Target) ReplaceLease(ctx context.Context, backup string, l *Lease) erro
 		err = t.writeLease(ctx, remote, l)
 	}
 	if err != nil {
-		return fmt.Errorf("write lease of %s on target %s: %w", backup, t.name, err)
+		return fmt.Errorf("write lease of %s on target %s: %w", backup, t.name, t.writeFailed(err))
 	}
 	return nil
 }
@@ -177,7 +177,7 @@ func (t *Target) ReplaceLease(ctx context.Context, backup string, l *Lease) erro
 // when that leaves it empty; a missing lease is fine.
 func (t *Target) DeleteLease(ctx context.Context, backup string) error {
 	wrap := func(err error) error {
-		return fmt.Errorf("delete lease of %s on target %s: %w", backup, t.name, err)
+		return fmt.Errorf("delete lease of %s on target %s: %w", backup, t.name, t.writeFailed(err))
 	}
 	remote, err := leaseRemote(backup)
 	if err != nil {

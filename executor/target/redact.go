@@ -8,7 +8,7 @@ import (
 )
 
 // Redact returns remote with the values of secret connection-string
-// parameters replaced by "***", for logs and errors. Named remotes and local
+// parameters replaced by "(sensitive)", for logs and errors. Named remotes and local
 // paths carry no secrets and come back unchanged; a remote that does not
 // parse is hidden entirely, since where its secrets are cannot be known.
 func Redact(remote string) string {
@@ -29,7 +29,11 @@ func Redact(remote string) string {
 	for _, k := range keys {
 		v := p.Config[k]
 		if isSecretParam(k) {
-			v = "***"
+			v = "(sensitive)"
+		} else if strings.HasPrefix(v, ":") {
+			// A wrapper's remote (alias, crypt, union…) is a connection
+			// string of its own, with its own secrets.
+			v = Redact(v)
 		}
 		b.WriteString(",")
 		b.WriteString(k)

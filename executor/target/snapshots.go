@@ -20,8 +20,8 @@ import (
 )
 
 // maxManifestSize bounds what ReadManifest reads: a manifest lists files,
-// it is never anywhere near this big.
-const maxManifestSize = 256 << 20
+// about 200 bytes each; this allows some 300,000.
+const maxManifestSize = 64 << 20
 
 // Listing is one snapshot directory found on a target.
 type Listing struct {
@@ -52,7 +52,7 @@ var errBadManifest = errors.New("unparsable " + manifest.FileName)
 // so that a flaky network never makes complete snapshots look repairable.
 func (t *Target) ListSnapshots(ctx context.Context, backup string) ([]Listing, error) {
 	wrap := func(err error) error {
-		return fmt.Errorf("list snapshots of %s on target %s: %w", backup, t.name, err)
+		return fmt.Errorf("list snapshots of %s on target %s: %w", backup, t.name, t.readFailed(err))
 	}
 	if _, err := remotePath(backup, "x", ""); err != nil {
 		return nil, wrap(err)
@@ -101,7 +101,7 @@ func path2base(remote string) string {
 func (t *Target) ReadManifest(ctx context.Context, backup, id string) (*manifest.Manifest, error) {
 	m, _, err := t.readManifest(ctx, backup, id)
 	if err != nil {
-		return nil, fmt.Errorf("read manifest of snapshot %s/%s on target %s: %w", backup, id, t.name, err)
+		return nil, fmt.Errorf("read manifest of snapshot %s/%s on target %s: %w", backup, id, t.name, t.readFailed(err))
 	}
 	return m, nil
 }
@@ -111,12 +111,18 @@ func (t *Target) readManifest(ctx context.Context, backup, id string) (*manifest
 	if err != nil {
 		return nil, "", err
 	}
+	if err := t.refuseLinks(remote); err != nil {
+		return nil, "", fmt.Errorf("%w: %w", errBadManifest, err)
+	}
 	o, err := t.f.NewObject(ctx, remote)
 	if errors.Is(err, fs.ErrorObjectNotFound) || errors.Is(err, fs.ErrorIsDir) {
 		return nil, "", errNoManifest
 	}
 	if err != nil {
 		return nil, "", err
+	}
+	if o.Size() > maxManifestSize {
+		return nil, "", fmt.Errorf("%w: %d bytes, more than the %d a manifest may have", errBadManifest, o.Size(), maxManifestSize)
 	}
 	in, err := operations.Open(ctx, o)
 	if err != nil {
@@ -133,9 +139,20 @@ func (t *Target) readManifest(ctx context.Context, backup, id string) (*manifest
 	if len(data) > maxManifestSize {
 		return nil, "", fmt.Errorf("%w: larger than %d bytes", errBadManifest, maxManifestSize)
 	}
+	// A read cut short is the network's fault, not the manifest's: were it
+	// called unparsable, the snapshot would look incomplete and be
+	// "repaired" away.
+	if size := o.Size(); size >= 0 && int64(len(data)) != size {
+		return nil, "", fmt.Errorf("read %s: got %d of its %d bytes", manifest.FileName, len(data), size)
+	}
 	m, err := manifest.Decode(data)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %w", errBadManifest, err)
+	}
+	// Files are fetched by the names in the manifest: one copied into
+	// another snapshot's directory would restore that other snapshot.
+	if m.Backup != backup || m.Snapshot != id {
+		return nil, "", fmt.Errorf("%w: it describes snapshot %s/%s, not the directory %s/%s it is in", errBadManifest, m.Backup, m.Snapshot, backup, id)
 	}
 	sum := sha256.Sum256(data)
 	return m, hex.EncodeToString(sum[:]), nil
@@ -157,7 +174,7 @@ func classifyRead(err error) error {
 // snapshot complete: callers write it after every file is in place.
 func (t *Target) PutManifest(ctx context.Context, backup, id string, m *manifest.Manifest) error {
 	wrap := func(err error) error {
-		return fmt.Errorf("write manifest of snapshot %s/%s on target %s: %w", backup, id, t.name, err)
+		return fmt.Errorf("write manifest of snapshot %s/%s on target %s: %w", backup, id, t.name, t.writeFailed(err))
 	}
 	remote, err := remotePath(backup, id, manifest.FileName)
 	if err != nil {
@@ -181,7 +198,7 @@ func (t *Target) PutManifest(ctx context.Context, backup, id string, m *manifest
 // is half there, or already gone, is fine.
 func (t *Target) DeleteSnapshot(ctx context.Context, backup, id string) error {
 	wrap := func(err error) error {
-		return fmt.Errorf("delete snapshot %s/%s on target %s: %w", backup, id, t.name, err)
+		return fmt.Errorf("delete snapshot %s/%s on target %s: %w", backup, id, t.name, t.writeFailed(err))
 	}
 	remote, err := remotePath(backup, id, "")
 	if err != nil {

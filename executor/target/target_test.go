@@ -3,6 +3,8 @@ package target_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -173,17 +175,18 @@ func TestRedact(t *testing.T) {
 		"named remote": {"b2:OpenWebUI-backups/x", "b2:OpenWebUI-backups/x"},
 		"s3 connection string": {
 			":s3,provider=AWS,access_key_id=AKIA123,secret_access_key=abc/def,region=eu-west-1:bucket/p",
-			":s3,access_key_id=***,provider=AWS,region=eu-west-1,secret_access_key=***:bucket/p",
+			":s3,access_key_id=(sensitive),provider=AWS,region=eu-west-1,secret_access_key=(sensitive):bucket/p",
 		},
 		"quoted values": {
 			":sftp,host=nas,user=me,pass='p,a:s''s',key_pem=\"-----BEGIN\":backups",
-			":sftp,host=nas,key_pem=***,pass=***,user=me:backups",
+			":sftp,host=nas,key_pem=(sensitive),pass=(sensitive),user=me:backups",
 		},
 		"named remote with overrides": {
 			"mys3,session_token=tok,endpoint='http://h:9000':b",
-			"mys3,endpoint='http://h:9000',session_token=***:b",
+			"mys3,endpoint='http://h:9000',session_token=(sensitive):b",
 		},
-		"azure key":  {":azureblob,account=acct,key=c2VjcmV0:container", ":azureblob,account=acct,key=***:container"},
+		"azure key":  {":azureblob,account=acct,key=c2VjcmV0:container", ":azureblob,account=acct,key=(sensitive):container"},
+		"nested":     {":alias,remote=':s3,secret_access_key=X:b':p", ":alias,remote=':s3,secret_access_key=(sensitive):b':p"},
 		"unparsable": {":s3,secret_access_key='unterminated:b", "<unparsable remote>"},
 	}
 	for name, tc := range tests {
@@ -204,7 +207,76 @@ func TestStringRedactsSecrets(t *testing.T) {
 			t.Errorf("String() = %q shows a secret", got)
 		}
 	}
-	if !strings.Contains(got, "secret_access_key=***") || !strings.HasSuffix(got, " (crypt)") {
+	if !strings.Contains(got, "secret_access_key=(sensitive)") || !strings.HasSuffix(got, " (crypt)") {
 		t.Errorf("String() = %q, want the redacted remote and (crypt)", got)
+	}
+}
+
+// TestSendOnPlainLocalTarget: a plain local target hashes what it copies,
+// takes an owned file by hard link with a copy's mode, refuses a file that
+// is not the size expected, and replaces rather than writes through a file
+// an older snapshot shares.
+func TestSendOnPlainLocalTarget(t *testing.T) {
+	ctx := context.Background()
+	root := localDir(t)
+	tg := open(t, root, nil)
+	if !tg.HashesCopies() || !tg.CanReuse() {
+		t.Fatalf("HashesCopies, CanReuse = %v, %v on a local directory", tg.HashesCopies(), tg.CanReuse())
+	}
+	if open(t, localDir(t), crypt).HashesCopies() {
+		t.Errorf("a crypt target claims to hash what it copies")
+	}
+	src := filepath.Join(t.TempDir(), "upload")
+	data := bytes.Repeat([]byte("owui "), 300000) // more than one copy buffer
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	sent, err := tg.Send(ctx, "daily", "a", "uploads/f", src, target.SendOptions{Size: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent.SHA256 != hex.EncodeToString(sum[:]) || sent.Linked {
+		t.Errorf("Send = %+v, want the copy's sha256 %x", sent, sum)
+	}
+	dst := filepath.Join(root, "daily", "a", "uploads", "f")
+	got, err := os.ReadFile(dst)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("copy differs: %v", err)
+	}
+	if _, err := tg.Send(ctx, "daily", "b", "uploads/f", src, target.SendOptions{Size: 3}); err == nil {
+		t.Errorf("Send of a file of another size than listed succeeded")
+	}
+
+	sent, err = tg.Send(ctx, "daily", "b", "webui.db", src, target.SendOptions{Size: -1, Owned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	linked := filepath.Join(root, "daily", "b", "webui.db")
+	a, _ := os.Stat(src)
+	b, _ := os.Stat(linked)
+	if !sent.Linked || !os.SameFile(a, b) {
+		t.Errorf("an owned file was not hard-linked: %+v", sent)
+	}
+	if b.Mode().Perm()&0o044 == 0 {
+		t.Errorf("linked file has mode %v, want a copy's", b.Mode())
+	}
+	if st := tg.Stats(); st.FilesUploaded != 2 || st.BytesUploaded != 2*int64(len(data)) {
+		t.Errorf("Stats = %+v, want 2 files of %d bytes", st, len(data))
+	}
+
+	// Replacing a file shared with an older snapshot leaves that one alone.
+	if ok, err := tg.CopyExisting(ctx, "daily", "a", "c", "uploads/f"); !ok || err != nil {
+		t.Fatalf("CopyExisting = %v, %v", ok, err)
+	}
+	other := filepath.Join(t.TempDir(), "other")
+	if err := os.WriteFile(other, []byte("other"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.Send(ctx, "daily", "c", "uploads/f", other, target.SendOptions{Size: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+		t.Errorf("the older snapshot's file changed")
 	}
 }

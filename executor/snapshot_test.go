@@ -1,0 +1,277 @@
+package executor_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/owui/owui/executor"
+	"github.com/owui/owui/executor/stage"
+	"github.com/owui/owui/manifest"
+	"github.com/owui/owui/planner"
+)
+
+// snapHooks keeps the executor's log lines.
+type snapHooks struct {
+	mu       sync.Mutex
+	lines    []string
+	progress func()
+}
+
+func (h *snapHooks) Logf(format string, args ...any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lines = append(h.lines, strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+func (h *snapHooks) Progress(string, string, int64, int64) {
+	if h.progress != nil {
+		h.progress()
+	}
+}
+
+func (h *snapHooks) saw(part string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, l := range h.lines {
+		if strings.Contains(l, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTargetMatchesManifest reads back every file of snapshot id on a
+// local target and compares it with the manifest, and checks that nothing
+// is left in the staging area.
+func checkTargetMatchesManifest(t *testing.T, e *env, remote, id string) *manifest.Manifest {
+	t.Helper()
+	m := readManifest(t, remote, id)
+	for _, f := range m.Files {
+		sum, size, err := stage.HashFile(filepath.Join(remote, "daily", id, filepath.FromSlash(f.Path)))
+		if err != nil || sum != f.SHA256 || size != f.Size {
+			t.Errorf("%s on the target: sha256 %s, %d bytes, %v; the manifest says %s, %d bytes", f.Path, sum, size, err, f.SHA256, f.Size)
+		}
+		if f.SQLite != nil && f.SQLite.IntegrityCheck != "ok" {
+			t.Errorf("%s: integrity_check %q", f.Path, f.SQLite.IntegrityCheck)
+		}
+	}
+	if left, _ := os.ReadDir(filepath.Join(e.StateDir, "staging")); len(left) != 0 {
+		t.Errorf("staging leftovers: %v", left)
+	}
+	return m
+}
+
+func inode(t *testing.T, p string) uint64 {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Sys().(*syscall.Stat_t).Ino
+}
+
+// restoreAndCompare restores snapshot id and compares every file with m.
+func restoreAndCompare(t *testing.T, e *env, m *manifest.Manifest) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "restored")
+	if _, err := e.Restore(context.Background(), executor.RestoreOptions{Backup: "daily", Snapshot: m.Snapshot, Dir: dir}); err != nil {
+		t.Fatalf("restore %s: %v", m.Snapshot, err)
+	}
+	for _, f := range m.Files {
+		sum, _, err := stage.HashFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if err != nil || sum != f.SHA256 {
+			t.Errorf("restored %s: %s, %v; want %s", f.Path, sum, err, f.SHA256)
+		}
+	}
+}
+
+// TestLocalTargetTakesStagedCopiesAndHashesWhatItCopies: on a plain local
+// target the staged copies become the snapshot's files (hard links, the
+// staging area is empty afterwards), uploads are hashed as they are copied,
+// and every file on the target is the one its manifest entry describes.
+// The second snapshot takes what did not change from the first without
+// copying it, even into the staging area, and both restore.
+func TestLocalTargetTakesStagedCopiesAndHashesWhatItCopies(t *testing.T) {
+	data, _ := liveDataDir(t, 30)
+	remote := filepath.Join(t.TempDir(), "backups")
+	hooks := &snapHooks{}
+	e := newEnv(t, data, remote, hooks)
+	ctx := context.Background()
+	day1 := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
+	res, _ := e.applyAt(t, ctx, day1)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	id1 := planner.SnapshotID(day1)
+	m1 := checkTargetMatchesManifest(t, e, remote, id1)
+	if !hooks.saw("hashing 30 of the 30 files sent from the data directory as they are copied") {
+		t.Errorf("uploads not hashed on send: %q", hooks.lines)
+	}
+	if n := e.BytesSent(); n < m1.TotalSize() || n > m1.TotalSize()+1<<20 {
+		t.Errorf("sent %d bytes, want the snapshot's %d and its manifest", n, m1.TotalSize())
+	}
+
+	// One more upload and one more chat; vector_db/ and audit.log as they were.
+	up := filepath.Join(data, "uploads", "ffffffff-0000-4000-8000-000000000000_late.txt")
+	if err := os.WriteFile(up, []byte("a late upload\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addChat(t, data)
+	day2 := day1.Add(25 * time.Hour)
+	hooks.lines = nil
+	res, _ = e.applyAt(t, ctx, day2)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	id2 := planner.SnapshotID(day2)
+	m2 := checkTargetMatchesManifest(t, e, remote, id2)
+	if !hooks.saw("15 files unchanged since the previous snapshot were not copied") {
+		t.Errorf("vector_db/ and audit.log copied again: %q", hooks.lines)
+	}
+	if !hooks.saw("hashing 1 of the 31 files") {
+		t.Errorf("the new upload was not hashed on send: %q", hooks.lines)
+	}
+	for _, f := range m2.Files {
+		if f.Path == "webui.db" || strings.HasPrefix(f.Path, "uploads/ffffffff") {
+			continue
+		}
+		a := inode(t, filepath.Join(remote, "daily", id1, filepath.FromSlash(f.Path)))
+		b := inode(t, filepath.Join(remote, "daily", id2, filepath.FromSlash(f.Path)))
+		if a != b {
+			t.Errorf("%s: not re-used from the first snapshot", f.Path)
+		}
+	}
+	o := snapshotOutcome(t, res)
+	if o.Uploaded != 2 {
+		t.Errorf("second snapshot uploaded %d files, want 2 (webui.db and the new upload)", o.Uploaded)
+	}
+	restoreAndCompare(t, e, m1)
+	restoreAndCompare(t, e, m2)
+}
+
+// TestUnstagedFileMissingFromTheTargetIsCopiedThen: a file the capture
+// found unchanged (and so did not copy) that the previous snapshot on the
+// target no longer holds is copied when the target needs it, and the
+// snapshot is complete and correct.
+func TestUnstagedFileMissingFromTheTargetIsCopiedThen(t *testing.T) {
+	data, seg := liveDataDir(t, 5)
+	remote := filepath.Join(t.TempDir(), "backups")
+	e := newEnv(t, data, remote, nil)
+	ctx := context.Background()
+	day1 := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
+	if res, _ := e.applyAt(t, ctx, day1); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	rel, _ := filepath.Rel(data, filepath.Join(seg, "header.bin"))
+	if err := os.Remove(filepath.Join(remote, "daily", planner.SnapshotID(day1), rel)); err != nil {
+		t.Fatal(err)
+	}
+	day2 := day1.Add(25 * time.Hour)
+	res, _ := e.applyAt(t, ctx, day2)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	checkTargetMatchesManifest(t, e, remote, planner.SnapshotID(day2))
+}
+
+// TestUnstagedFileChangedAfterTheCaptureFailsTheSnapshot: when such a file
+// must be copied late and is no longer what the capture saw, the snapshot
+// fails instead of mixing two moments of vector_db/.
+func TestUnstagedFileChangedAfterTheCaptureFailsTheSnapshot(t *testing.T) {
+	data, seg := liveDataDir(t, 40)
+	remote := filepath.Join(t.TempDir(), "backups")
+	hooks := &snapHooks{}
+	e := newEnv(t, data, remote, hooks)
+	ctx := context.Background()
+	day1 := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
+	if res, _ := e.applyAt(t, ctx, day1); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	seg1 := filepath.Join(seg, "header.bin")
+	rel, _ := filepath.Rel(data, seg1)
+	if err := os.Remove(filepath.Join(remote, "daily", planner.SnapshotID(day1), rel)); err != nil {
+		t.Fatal(err)
+	}
+	// Uploads are sent before vector_db/ (in path order): the first one
+	// sent changes the segment after the capture.
+	var once sync.Once
+	hooks.progress = func() {
+		once.Do(func() {
+			b, err := os.ReadFile(seg1)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b[0] ^= 0xff
+			if err := os.WriteFile(seg1, b, 0o644); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	day2 := day1.Add(25 * time.Hour)
+	res, _ := e.applyAt(t, ctx, day2)
+	err := res.Err()
+	if err == nil || !strings.Contains(err.Error(), "changed since the capture") {
+		t.Fatalf("err = %v, want the segment changed since the capture", err)
+	}
+	if _, err := os.Stat(filepath.Join(remote, "daily", planner.SnapshotID(day2), manifest.FileName)); err == nil {
+		t.Errorf("a manifest was written for the failed snapshot")
+	}
+}
+
+// TestFailingIntegrityCheckFailsTheSnapshot: the check runs beside the
+// uploads now, and a copy that fails it still fails the snapshot: no
+// manifest, nothing left in the staging area.
+func TestFailingIntegrityCheckFailsTheSnapshot(t *testing.T) {
+	data := dataDir(t, 20)
+	corruptIndex(t, filepath.Join(data, "notes.db"))
+	remote := filepath.Join(t.TempDir(), "backups")
+	e := newEnv(t, data, remote, nil)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
+	res, _ := e.applyAt(t, ctx, now)
+	err := res.Err()
+	if err == nil || !strings.Contains(err.Error(), "notes.db fails integrity_check") {
+		t.Fatalf("err = %v, want notes.db failing integrity_check", err)
+	}
+	id := planner.SnapshotID(now)
+	if _, err := os.Stat(filepath.Join(remote, "daily", id, manifest.FileName)); err == nil {
+		t.Errorf("a manifest was written for a snapshot with a corrupt copy")
+	}
+	if left, _ := os.ReadDir(filepath.Join(e.StateDir, "staging")); len(left) != 0 {
+		t.Errorf("staging leftovers: %v", left)
+	}
+}
+
+// corruptIndex makes a rollback-journal database whose index disagrees
+// with its table: the file is a valid b-tree, so it copies, and only
+// integrity_check finds the problem.
+func corruptIndex(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		"CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)",
+		"CREATE INDEX note_body ON note (body)",
+		"INSERT INTO note (body) VALUES ('alpha'), ('beta'), ('gamma')",
+		// Rewrite the table without the index noticing.
+		"PRAGMA writable_schema = ON",
+		"UPDATE sqlite_schema SET sql = 'CREATE INDEX note_body ON note (id)' WHERE name = 'note_body'",
+		"PRAGMA writable_schema = OFF",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
