@@ -349,8 +349,13 @@ func TestTransientTargetErrorsAreRetried(t *testing.T) {
 				}
 			}
 			st := faults.Stats()
-			if st.Transient == 0 || st.Writes != st.Succeeded+st.Transient || st.Failed != 0 {
+			// A write the real remote fails on its own (rclone serve s3
+			// now and then loses a race with itself) is retried too.
+			if st.Transient == 0 || st.Writes != st.Succeeded+st.Transient+st.BaseErrors || st.Failed != 0 {
 				t.Errorf("faults %+v: want transient failures, each made up for by a retry", st)
+			}
+			if st.BaseErrors > 0 {
+				t.Logf("the base remote failed %d writes itself (retried)", st.BaseErrors)
 			}
 			on := w.onTarget(t, tgt{"flaky", base})
 			for i := range tc.applies {

@@ -13,8 +13,8 @@ import (
 // rclone caches an Fs by its connection string, so one name is one Fs for
 // as long as the cache keeps it: Remote gives every wrapper a name of its own.
 type Counters struct {
-	writes, succeeded, failed, transient, refused, hung atomic.Int64
-	reads, shortReads                                   atomic.Int64
+	writes, succeeded, baseErrors, failed, transient, refused, hung atomic.Int64
+	reads, shortReads                                               atomic.Int64
 
 	mu   sync.Mutex
 	gate chan struct{} // non-nil while held
@@ -27,6 +27,9 @@ type Stats struct {
 	Writes int64
 	// Succeeded counts writes the wrapped remote carried out.
 	Succeeded int64
+	// BaseErrors counts writes passed on that the wrapped remote itself
+	// failed: real errors, not injected ones.
+	BaseErrors int64
 	// Failed counts injected permanent failures (fail_every, fail_after).
 	Failed int64
 	// Transient counts injected retriable failures (transient_every).
@@ -42,7 +45,7 @@ type Stats struct {
 // Stats returns the counts so far.
 func (c *Counters) Stats() Stats {
 	return Stats{
-		Writes: c.writes.Load(), Succeeded: c.succeeded.Load(), Failed: c.failed.Load(),
+		Writes: c.writes.Load(), Succeeded: c.succeeded.Load(), BaseErrors: c.baseErrors.Load(), Failed: c.failed.Load(),
 		Transient: c.transient.Load(), Refused: c.refused.Load(), Hung: c.hung.Load(),
 		Reads: c.reads.Load(), ShortReads: c.shortReads.Load(),
 	}

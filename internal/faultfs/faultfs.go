@@ -285,8 +285,12 @@ func (f *Fs) beforeWrite(ctx context.Context, remote string) error {
 
 // afterWrite counts a write that reached the base.
 func (f *Fs) afterWrite(remote string, err error) {
-	if err == nil && f.matches(remote) {
+	switch {
+	case !f.matches(remote):
+	case err == nil:
 		f.c.succeeded.Add(1)
+	default:
+		f.c.baseErrors.Add(1)
 	}
 }
 

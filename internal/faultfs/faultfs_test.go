@@ -74,6 +74,21 @@ func TestWrapperIsNotLocalAndPassesThrough(t *testing.T) {
 	}
 }
 
+// TestBaseErrorsAreCounted: a write the wrapped remote fails by itself
+// is counted as such, not as a success or an injected fault.
+func TestBaseErrorsAreCounted(t *testing.T) {
+	f, c, base := open(t, "")
+	if err := os.WriteFile(filepath.Join(base, "a"), []byte("a file, not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(context.Background(), f, "a/b.txt", "hello"); err == nil {
+		t.Fatal("writing under a file succeeded")
+	}
+	if st := c.Stats(); st.BaseErrors == 0 || st.Succeeded != 0 || st.Writes != st.BaseErrors {
+		t.Errorf("stats %+v, want every write a base error", st)
+	}
+}
+
 // TestPermanentFailures: the injected failures are not retried by rclone's
 // low-level retries (one attempt per file), and hit exactly the writes
 // the option names.
