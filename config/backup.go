@@ -25,6 +25,7 @@ var backupSchema = &hcl.BodySchema{
 		{Name: "include"},
 		{Name: "exclude"},
 		{Name: "consistency"},
+		{Name: "compression"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "keep"}, {Type: "trigger"}, {Type: "verify"}},
 }
@@ -32,7 +33,7 @@ var backupSchema = &hcl.BodySchema{
 // backup decodes a backup block; p holds the instances and targets already
 // decoded, for resolving references.
 func (d *decoder) backup(b *hcl.Block, p *Policy) (*Backup, hcl.Diagnostics) {
-	bk := &Backup{Name: b.Labels[0], DeclRange: b.DefRange, Consistency: ConsistencyOnline}
+	bk := &Backup{Name: b.Labels[0], DeclRange: b.DefRange, Consistency: ConsistencyOnline, Compression: CompressionNone}
 	content, diags := b.Body.Content(backupSchema)
 	attrs := content.Attributes
 
@@ -54,6 +55,7 @@ func (d *decoder) backup(b *hcl.Block, p *Policy) (*Backup, hcl.Diagnostics) {
 	diags = append(diags, d.backupTiming(bk, b, attrs)...)
 	diags = append(diags, d.backupPaths(bk, attrs)...)
 	diags = append(diags, d.backupConsistency(bk, attrs, inst)...)
+	diags = append(diags, d.backupCompression(bk, attrs)...)
 
 	var keeps, triggers, verifies []*hcl.Block
 	for _, blk := range content.Blocks {
@@ -274,6 +276,22 @@ func (d *decoder) backupConsistency(bk *Backup, attrs hcl.Attributes, inst *Inst
 			"The consistency %s of backup %q is not one of \"online\", \"pause\" or \"stop\".", mode.quoted(), bk.Name))
 	}
 	bk.Consistency = mode.Value
+	return diags
+}
+
+// backupCompression decodes compression: "none" (the default) or "zstd".
+func (d *decoder) backupCompression(bk *Backup, attrs hcl.Attributes) hcl.Diagnostics {
+	c, ok, diags := d.string(attrs, "compression")
+	if !ok {
+		return diags
+	}
+	switch c.Value {
+	case CompressionNone, CompressionZstd:
+	default:
+		return append(diags, errorf(c.Range, "Unknown compression",
+			"The compression %s of backup %q is not one of \"none\" or \"zstd\".", c.quoted(), bk.Name))
+	}
+	bk.Compression = c.Value
 	return diags
 }
 

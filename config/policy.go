@@ -18,6 +18,12 @@ const (
 	ConsistencyStop   = "stop"
 )
 
+// Compression settings for a backup.
+const (
+	CompressionNone = "none"
+	CompressionZstd = "zstd"
+)
+
 // Policy is a decoded, validated owui policy. Slices are sorted by name.
 type Policy struct {
 	// Filename is the name the policy was decoded under, for diagnostics.
@@ -100,6 +106,10 @@ type Backup struct {
 	Exclude []string
 	// Consistency is one of ConsistencyOnline, ConsistencyPause, ConsistencyStop.
 	Consistency string
+	// Compression is CompressionNone or CompressionZstd: with zstd, the
+	// SQLite copies are stored as <path>.zst, which the zstd command line
+	// opens.
+	Compression string
 	// Keep is nil when the backup has no keep block: every snapshot is kept.
 	Keep *Keep
 	// Trigger is nil when the backup has no trigger block.

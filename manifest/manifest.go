@@ -92,6 +92,67 @@ type File struct {
 	// Secret marks a file whose content is a secret (Open WebUI's
 	// .webui_secret_key): restored like any file, never printed.
 	Secret bool `json:"secret,omitempty"`
+	// Stored, when set, says the target holds the file compressed, as
+	// StoredPath; Size and SHA256 above are those of the file itself.
+	Stored *Stored `json:"stored,omitempty"`
+}
+
+// Stored is how a compressed file is kept on the target.
+type Stored struct {
+	// Encoding is EncodingZstd: the object is a zstd frame that the zstd
+	// command line decompresses to the file.
+	Encoding string `json:"encoding"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+}
+
+// EncodingZstd is the one Stored.Encoding there is, with its file suffix.
+const (
+	EncodingZstd = "zstd"
+	SuffixZstd   = ".zst"
+)
+
+// StoredPath is the name of f's object in the snapshot directory: Path,
+// with the encoding's suffix when the file is stored compressed.
+func (f File) StoredPath() string {
+	if f.Stored != nil {
+		return f.Path + SuffixZstd
+	}
+	return f.Path
+}
+
+// StoredSize is the size of f's object on the target.
+func (f File) StoredSize() int64 {
+	if f.Stored != nil {
+		return f.Stored.Size
+	}
+	return f.Size
+}
+
+// StoredSHA256 is the SHA-256 of f's object on the target.
+func (f File) StoredSHA256() string {
+	if f.Stored != nil {
+		return f.Stored.SHA256
+	}
+	return f.SHA256
+}
+
+// SameStored reports whether two files with the same content are kept the
+// same way on a target, so that one's object can stand for the other's.
+func SameStored(a, b File) bool {
+	if (a.Stored == nil) != (b.Stored == nil) {
+		return false
+	}
+	return a.Stored == nil || *a.Stored == *b.Stored
+}
+
+// StoredBytes is the sum of the sizes of the manifest's objects.
+func (m *Manifest) StoredBytes() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.StoredSize()
+	}
+	return n
 }
 
 // SQLite records how a SQLite file was copied and what the copy holds.
@@ -182,7 +243,8 @@ func (m *Manifest) Validate() error {
 		}
 	}
 	seen := make(map[string]bool, len(m.Files))
-	var total int64
+	stored := make(map[string]bool, len(m.Files))
+	var total, storedTotal int64
 	for _, f := range m.Files {
 		if err := CheckPath(f.Path); err != nil {
 			return fmt.Errorf("validate manifest: %w", err)
@@ -201,10 +263,27 @@ func (m *Manifest) Validate() error {
 		if !isSHA256(f.SHA256) {
 			return fmt.Errorf("validate manifest: %q has a bad sha256 %q (want 64 lowercase hex digits)", f.Path, f.SHA256)
 		}
+		if st := f.Stored; st != nil {
+			if st.Encoding != EncodingZstd {
+				return fmt.Errorf("validate manifest: %q is stored with unknown encoding %q", f.Path, st.Encoding)
+			}
+			if st.Size < 0 || st.Size > math.MaxInt64-storedTotal {
+				return fmt.Errorf("validate manifest: %q has a bad stored size %d", f.Path, st.Size)
+			}
+			storedTotal += st.Size
+			if !isSHA256(st.SHA256) {
+				return fmt.Errorf("validate manifest: %q has a bad stored sha256 %q (want 64 lowercase hex digits)", f.Path, st.SHA256)
+			}
+		}
+		sp := f.StoredPath()
+		if sp == FileName || stored[sp] {
+			return fmt.Errorf("validate manifest: two files are stored as %q", sp)
+		}
+		stored[sp] = true
 	}
 	for _, f := range m.Files {
 		for dir := path.Dir(f.Path); dir != "."; dir = path.Dir(dir) {
-			if seen[dir] {
+			if seen[dir] || stored[dir] {
 				return fmt.Errorf("validate manifest: %q is listed as a file but %q is inside it", dir, f.Path)
 			}
 		}

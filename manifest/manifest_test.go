@@ -26,6 +26,10 @@ func validManifest() *Manifest {
 	}
 }
 
+func stored(encoding string) *Stored {
+	return &Stored{Encoding: encoding, Size: 1000, SHA256: strings.Repeat("c", 64)}
+}
+
 func TestRoundTrip(t *testing.T) {
 	m := validManifest()
 	data, err := m.Encode()
@@ -41,6 +45,35 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if m.TotalSize() != 4106 {
 		t.Errorf("TotalSize = %d, want 4106", m.TotalSize())
+	}
+}
+
+// TestStoredRoundTrip: a compressed file keeps its stored form through
+// encoding, and the helpers give the object's name, size and hash.
+func TestStoredRoundTrip(t *testing.T) {
+	m := validManifest()
+	m.Files[0].Stored = stored(EncodingZstd)
+	data, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(m, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	f := got.Files[0]
+	if f.StoredPath() != "webui.db.zst" || f.StoredSize() != 1000 || f.StoredSHA256() != strings.Repeat("c", 64) {
+		t.Errorf("stored as %s, %d bytes, %s", f.StoredPath(), f.StoredSize(), f.StoredSHA256())
+	}
+	if got.StoredBytes() != 1010 || got.TotalSize() != 4106 {
+		t.Errorf("StoredBytes %d, TotalSize %d; want 1010, 4106", got.StoredBytes(), got.TotalSize())
+	}
+	plain := got.Files[1]
+	if plain.StoredPath() != plain.Path || SameStored(f, plain) || !SameStored(plain, plain) || !SameStored(f, got.Files[0]) {
+		t.Error("SameStored or StoredPath wrong for a plain file")
 	}
 }
 
@@ -63,6 +96,24 @@ func TestDecodeRejects(t *testing.T) {
 		"names the manifest": {edit: func(m *Manifest) { m.Files[1].Path = FileName }},
 		"bad sha256":         {edit: func(m *Manifest) { m.Files[1].SHA256 = "abc" }},
 		"negative size":      {edit: func(m *Manifest) { m.Files[1].Size = -1 }},
+		"unknown encoding":   {edit: func(m *Manifest) { m.Files[0].Stored = stored("gzip") }},
+		"empty encoding":     {edit: func(m *Manifest) { m.Files[0].Stored = stored("") }},
+		"bad stored sha256": {edit: func(m *Manifest) {
+			m.Files[0].Stored = stored(EncodingZstd)
+			m.Files[0].Stored.SHA256 = "abc"
+		}},
+		"negative stored size": {edit: func(m *Manifest) {
+			m.Files[0].Stored = stored(EncodingZstd)
+			m.Files[0].Stored.Size = -1
+		}},
+		"stored name taken": {edit: func(m *Manifest) {
+			m.Files[0].Stored = stored(EncodingZstd)
+			m.Files[1].Path = "webui.db.zst"
+		}},
+		"stored name a dir": {edit: func(m *Manifest) {
+			m.Files[0].Stored = stored(EncodingZstd)
+			m.Files[1].Path = "webui.db.zst/x"
+		}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
