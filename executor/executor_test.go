@@ -71,6 +71,12 @@ type env struct {
 
 func newEnv(t *testing.T, data, remote string, hooks executor.Hooks) *env {
 	t.Helper()
+	return newEnvWith(t, data, remote, "", hooks)
+}
+
+// newEnvWith is newEnv with extra attributes in the backup block.
+func newEnvWith(t *testing.T, data, remote, extra string, hooks executor.Hooks) *env {
+	t.Helper()
 	src := fmt.Sprintf(`
 instance "main" {
   data_dir = %q
@@ -85,8 +91,9 @@ backup "daily" {
   keep {
     last = 5
   }
+  %s
 }
-`, data, remote)
+`, data, remote, extra)
 	p, diags := config.Decode("test.hcl", []byte(src), config.DecodeOptions{BaseDir: t.TempDir(), DefaultLocation: time.UTC})
 	if diags.HasErrors() {
 		t.Fatal(diags)

@@ -149,8 +149,7 @@ func fetchOne(ctx context.Context, t *target.Target, m *manifest.Manifest, f man
 	h := sha256.New()
 	// A file longer than the manifest says fails at that point, rather
 	// than after it has filled the destination's disk.
-	capped := &sizeCap{w: io.MultiWriter(out, h, progressWriter(progress)), left: f.Size}
-	n, err := t.GetFile(ctx, m.Backup, m.Snapshot, f.Path, capped)
+	n, err := readFile(ctx, t, m, f, io.MultiWriter(out, h, progressWriter(progress)))
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -167,29 +166,6 @@ func fetchOne(ctx context.Context, t *target.Target, m *manifest.Manifest, f man
 		return fmt.Errorf("check %s: sha256 %s, manifest says %s", f.Path, sum, f.SHA256)
 	}
 	return nil
-}
-
-// errLongerThanManifest stops a download at the size the manifest gives.
-var errLongerThanManifest = errors.New("longer than the manifest says")
-
-// sizeCap passes at most left bytes to w and fails on any more.
-type sizeCap struct {
-	w    io.Writer
-	left int64
-}
-
-func (c *sizeCap) Write(p []byte) (int, error) {
-	if int64(len(p)) <= c.left {
-		n, err := c.w.Write(p)
-		c.left -= int64(n)
-		return n, err
-	}
-	n, err := c.w.Write(p[:c.left])
-	c.left -= int64(n)
-	if err == nil {
-		err = errLongerThanManifest
-	}
-	return n, err
 }
 
 type progressWriter func(int64)

@@ -28,8 +28,15 @@ type restoreCase struct {
 
 func newRestoreCase(t *testing.T, data string) *restoreCase {
 	t.Helper()
+	return newRestoreCaseWith(t, data, "")
+}
+
+// newRestoreCaseWith is newRestoreCase with extra attributes in the
+// backup block.
+func newRestoreCaseWith(t *testing.T, data, extra string) *restoreCase {
+	t.Helper()
 	remote := filepath.Join(t.TempDir(), "backups")
-	e := newEnv(t, data, remote, nil)
+	e := newEnvWith(t, data, remote, extra, nil)
 	res, _ := e.applyAt(t, context.Background(), time.Now())
 	if err := res.Err(); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/owui/owui/config"
 	"github.com/owui/owui/executor/stage"
-	"github.com/owui/owui/executor/target"
+	"github.com/owui/owui/internal/units"
 	"github.com/owui/owui/manifest"
 	"github.com/owui/owui/state"
 )
@@ -70,6 +70,12 @@ type staged struct {
 	unstaged map[string]stage.Kind
 	lateMu   sync.Mutex
 	late     map[string]*lateCopy
+	// compress says the backup stores its SQLite copies compressed;
+	// stored maps the manifest paths of the files stored compressed to
+	// their compressed staged copies.
+	compress bool
+	storedMu sync.Mutex
+	stored   map[string]string
 }
 
 // statKey is the stat data a hash cache entry is keyed by, besides the path.
@@ -93,61 +99,23 @@ func (s *staged) localOf(rel string) string {
 	return filepath.Join(s.dataDir, filepath.FromSlash(rel))
 }
 
+// sendable is the local file to send for f: its compressed copy when the
+// target stores it compressed, else localOf.
+func (s *staged) sendable(f *manifest.File) string {
+	if f.Stored != nil {
+		s.storedMu.Lock()
+		defer s.storedMu.Unlock()
+		if p, ok := s.stored[f.Path]; ok {
+			return p
+		}
+	}
+	return s.localOf(f.Path)
+}
+
 // owned reports whether local is a staged copy, which nothing writes to
 // after the capture: a local target may take it by hard link.
 func (s *staged) owned(local string) bool {
 	return strings.HasPrefix(local, s.dir+string(filepath.Separator))
-}
-
-// lateCopy is the copy of an unstaged file made when a target needs it.
-type lateCopy struct {
-	once  sync.Once
-	local string
-	err   error
-}
-
-// stageLate copies the unstaged file f into the staging area, once, and
-// returns the copy if it holds the bytes the manifest records. The file
-// was captured (as unchanged) in the quiet window; a copy made now is
-// that capture only if it is the same bytes, and otherwise the snapshot
-// fails rather than mix two moments.
-func (s *staged) stageLate(ctx context.Context, f *manifest.File) (string, error) {
-	s.lateMu.Lock()
-	if s.late == nil {
-		s.late = map[string]*lateCopy{}
-	}
-	lc, ok := s.late[f.Path]
-	if !ok {
-		lc = &lateCopy{}
-		s.late[f.Path] = lc
-	}
-	s.lateMu.Unlock()
-	lc.once.Do(func() {
-		src := s.localOf(f.Path)
-		dst := filepath.Join(s.dir, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			lc.err = err
-			return
-		}
-		if s.unstaged[f.Path] == stage.SQLite {
-			_, lc.err = stage.CopySQLite(ctx, src, dst)
-		} else {
-			_, lc.err = stage.CopyQuiet(ctx, src, dst, 1)
-		}
-		if lc.err != nil {
-			return
-		}
-		sum, size, err := stage.HashFile(dst)
-		switch {
-		case err != nil:
-			lc.err = err
-		case sum != f.SHA256 || size != f.Size:
-			lc.err = fmt.Errorf("%s changed since the capture found it unchanged, and the previous snapshot's copy cannot be re-used here; the next run captures it again", f.Path)
-		default:
-			lc.local = dst
-		}
-	})
-	return lc.local, lc.err
 }
 
 func (e *Env) stagingRoot() string { return filepath.Join(e.StateDir, "staging") }
@@ -241,13 +209,13 @@ func (e *Env) prepareStage(ctx context.Context, b *config.Backup, id string, cre
 	for _, note := range r.listing.Skipped {
 		e.hooks().Logf("%s: skipped %s", b.Name, note)
 	}
-	dir := filepath.Join(e.stagingRoot(), b.Name+"-"+id)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
 	r.view = e.viewTargets(ctx, b, notUploads(r.listing.Entries))
 	if r.cache, err = e.Store.HashCache(ctx); err != nil {
 		return nil, fmt.Errorf("read hash cache: %w", err)
+	}
+	dir := filepath.Join(e.stagingRoot(), b.Name+"-"+id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
 	}
 	r.s = &staged{
 		dir:      dir,
@@ -255,6 +223,8 @@ func (e *Env) prepareStage(ctx context.Context, b *config.Backup, id string, cre
 		local:    map[string]string{},
 		sqlite:   stage.NewSQLiteChecks(ctx, r.view.checked),
 		unstaged: map[string]stage.Kind{},
+		compress: b.Compression == config.CompressionZstd,
+		stored:   map[string]string{},
 		manifest: &manifest.Manifest{
 			FormatVersion: manifest.FormatVersion, Backup: b.Name, Snapshot: id, CreatedAt: created,
 			Instance: inst.Name, Consistency: b.Consistency, OwuiVersion: e.Version,
@@ -285,7 +255,7 @@ func (r *stageRun) run(ctx context.Context) error {
 	start := time.Now()
 	err := r.mode.q.Quiet(ctx, func(ctx context.Context) error {
 		var err error
-		got, err = e.captureLocal(ctx, b, r.src.dataDir, s, c, r.mode, unchangedFunc(r.src.dataDir, r.cache, r.view))
+		got, err = e.captureLocal(ctx, b, r.src.dataDir, s, c, r.mode, unchangedFunc(r.src.dataDir, r.cache, r.view, s.compress))
 		return err
 	})
 	if dq, ok := r.mode.q.(*dockerQuiescer); ok && s.manifest.Source != nil {
@@ -304,6 +274,9 @@ func (r *stageRun) run(ctx context.Context) error {
 	}()
 	s.sqlite.Start()
 	err = r.collect(ctx, got, start)
+	if err == nil && s.compress {
+		err = r.compressCopies(ctx, r.listing.Entries)
+	}
 	u := <-uploads
 	if err != nil {
 		return err
@@ -370,148 +343,56 @@ func (r *stageRun) collect(ctx context.Context, got *captured, start time.Time) 
 	return nil
 }
 
-// storeCopyHashes adds to the hash cache the hashes of staged copies that
-// hold their sources' bytes, keyed by the sources' states (fresh, by
-// manifest path).
-func (e *Env) storeCopyHashes(ctx context.Context, s *staged, fresh map[string]state.HashEntry) error {
-	if len(fresh) == 0 {
-		return nil
-	}
-	entries := make([]state.HashEntry, 0, len(fresh))
-	for _, f := range s.manifest.Files {
-		if he, ok := fresh[f.Path]; ok && f.SHA256 != "" {
-			he.SHA256 = f.SHA256
-			entries = append(entries, he)
-		}
-	}
-	if err := e.Store.StoreHashes(ctx, entries); err != nil {
-		return fmt.Errorf("store hash cache: %w", err)
-	}
-	return nil
-}
+// compressors is how many SQLite copies are compressed at once.
+const compressors = 2
 
-// finishChecks waits for the integrity_check of every SQLite copy and
-// records the results in the manifest, before any target writes it.
-func (s *staged) finishChecks() {
-	defer close(s.sqliteDone)
-	res, err := s.sqlite.Wait()
-	if err != nil {
-		s.sqliteErr = err
-		return
+// compressCopies compresses the staged SQLite copies, which the targets
+// store as <path>.zst. A copy is left as it is when the data directory
+// holds a file of that name too.
+func (r *stageRun) compressCopies(ctx context.Context, entries []stage.Entry) error {
+	s := r.s
+	listed := make(map[string]bool, len(entries))
+	for _, ent := range entries {
+		listed[ent.Rel] = true
 	}
-	var bad []error
+	start := time.Now()
+	var raw, packed atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(compressors)
 	for i := range s.manifest.Files {
 		f := &s.manifest.Files[i]
-		if _, ok := s.unstaged[f.Path]; ok || f.SQLite == nil {
-			continue // not copied: the previous snapshot's check stands
-		}
-		r, ok := res[f.Path]
-		if !ok {
-			bad = append(bad, fmt.Errorf("the copy of %s was never checked", f.Path))
+		if f.SQLite == nil || listed[f.Path+manifest.SuffixZstd] {
 			continue
 		}
-		f.SQLite.IntegrityCheck = r
-		if r != "ok" {
-			bad = append(bad, fmt.Errorf("copy of %s fails integrity_check: %s", f.Path, r))
+		if _, ok := s.unstaged[f.Path]; ok {
+			continue // stored as the previous snapshot stored it
 		}
-	}
-	s.sqliteErr = errors.Join(bad...)
-}
-
-// checked waits for finishChecks: nil once every SQLite copy passed.
-func (s *staged) checked(ctx context.Context) error {
-	select {
-	case <-s.sqliteDone:
-		return s.sqliteErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// targetsView is what stage needs to know of a backup's targets.
-type targetsView struct {
-	// checked reports whether a SQLite copy of rel with this hash is in
-	// a previous complete snapshot on a target, whose manifest records that
-	// it passed integrity_check.
-	checked func(rel, sha256 string) bool
-	// hashOnSend: the backup has one target, plain local, which hashes
-	// what it copies; files the hash cache does not know are hashed then.
-	hashOnSend bool
-	// reusable returns the file at rel that the newest complete snapshot
-	// on every target holds (the same bytes on each), when every target
-	// can re-use files without sending them.
-	reusable func(rel string) (manifest.File, bool)
-}
-
-// notUploads is the set of listed files that a capture copies: those that
-// may be found unchanged (targetsView.reusable).
-func notUploads(entries []stage.Entry) map[string]bool {
-	out := map[string]bool{}
-	for _, ent := range entries {
-		if ent.Kind != stage.Immutable || groupOf(ent.Rel) != "" {
-			out[ent.Rel] = true
-		}
-	}
-	return out
-}
-
-// viewTargets opens b's targets and reads the manifest of the newest
-// complete snapshot on each, as state records them; of the files, it keeps
-// those in captured. It never fails: what it cannot learn only costs time
-// (a check or a hash done again).
-func (e *Env) viewTargets(ctx context.Context, b *config.Backup, captured map[string]bool) targetsView {
-	obs, err := ObservedFromState(ctx, e.Store)
-	if err != nil {
-		e.hooks().Logf("%s: warning: %v", b.Name, err)
-	}
-	checked := map[[2]string]bool{}
-	var common map[string]manifest.File // nil until the first target
-	local := 0
-	for _, name := range b.To {
-		t, err := e.Target(ctx, name)
-		var m *manifest.Manifest
-		if err == nil {
-			if t.HashesCopies() {
-				local++
-			}
-			if id := newestComplete(obs, b.Name, name); id != "" {
-				m, _ = t.ReadManifest(ctx, b.Name, id) // sendTo reports errors
-			}
-		}
-		if m == nil || !t.CanReuse() {
-			common = map[string]manifest.File{}
-		}
-		if m == nil {
+		local, ok := s.local[f.Path]
+		if !ok || !s.owned(local) {
 			continue
 		}
-		files := make(map[string]manifest.File, len(captured))
-		for _, f := range m.Files {
-			if !captured[f.Path] {
-				continue
+		g.Go(func() error {
+			c, err := stage.Compress(gctx, local, local+manifest.SuffixZstd)
+			if err != nil {
+				return err
 			}
-			files[f.Path] = f
-			if f.SQLite != nil && f.SQLite.IntegrityCheck == "ok" {
-				checked[[2]string{f.Path, f.SHA256}] = true
-			}
-		}
-		if common == nil {
-			common = files
-			continue
-		}
-		for p, f := range common {
-			if g, ok := files[p]; !ok || g.SHA256 != f.SHA256 || g.Size != f.Size {
-				delete(common, p)
-			}
-		}
+			f.Stored = &manifest.Stored{Encoding: manifest.EncodingZstd, Size: c.Size, SHA256: c.SHA256}
+			s.storedMu.Lock()
+			s.stored[f.Path] = local + manifest.SuffixZstd
+			s.storedMu.Unlock()
+			raw.Add(f.Size)
+			packed.Add(c.Size)
+			return nil
+		})
 	}
-	return targetsView{
-		checked:    func(rel, sum string) bool { return checked[[2]string{rel, sum}] },
-		hashOnSend: len(b.To) == 1 && local == 1,
-		reusable: func(rel string) (manifest.File, bool) {
-			f, ok := common[rel]
-			return f, ok
-		},
+	if err := g.Wait(); err != nil {
+		return err
 	}
+	if raw.Load() > 0 {
+		r.e.hooks().Logf("%s: compressed the SQLite copies from %s to %s (zstd) in %s", r.b.Name,
+			units.Bytes(raw.Load()), units.Bytes(packed.Load()), time.Since(start).Round(time.Millisecond))
+	}
+	return nil
 }
 
 // capturedFile is one file of the snapshot and the local file to send.
@@ -630,39 +511,6 @@ func (e *Env) captureFile(ctx context.Context, dataDir string, s *staged, got *c
 	return nil
 }
 
-// unchangedFunc returns what the capture asks before copying a file: is it
-// unchanged since a previous snapshot every target can re-use it from?
-// It is, when the hash cache knows the file in its current state (a
-// capture copied it in that state before) and every target's newest
-// complete snapshot holds a file of that hash at the same path. A SQLite
-// file must have been copied as it is (under a shared lock, which the
-// capture only asks about when the file is in a rollback-journal mode)
-// and have passed integrity_check.
-func unchangedFunc(dataDir string, cache stage.HashCache, view targetsView) func(stage.Entry, stage.SourceState) (manifest.File, bool) {
-	return func(ent stage.Entry, st stage.SourceState) (manifest.File, bool) {
-		prev, ok := view.reusable(ent.Rel)
-		if !ok || prev.Size != st.Size {
-			return manifest.File{}, false
-		}
-		sum, ok := cache.Lookup(filepath.Join(dataDir, filepath.FromSlash(ent.Rel)), st.Size, st.MtimeNs, st.Inode)
-		if !ok || sum != prev.SHA256 {
-			return manifest.File{}, false
-		}
-		if (ent.Kind == stage.SQLite) != (prev.SQLite != nil) {
-			return manifest.File{}, false
-		}
-		if prev.SQLite != nil {
-			if prev.SQLite.IntegrityCheck != "ok" || prev.SQLite.Method != stage.MethodSharedLockCopy {
-				return manifest.File{}, false
-			}
-			info := *prev.SQLite
-			info.SourceHoldMillis = 0 // not read this time
-			prev.SQLite = &info
-		}
-		return prev, true
-	}
-}
-
 func (m captureMode) describe() string {
 	if m.quiet == "" {
 		return "online"
@@ -741,153 +589,6 @@ func (e *Env) hashImmutable(ctx context.Context, backup, dataDir string, entries
 		}
 	}
 	return u, nil
-}
-
-// sent is what sending one snapshot to one target did.
-type sent struct {
-	Uploaded, Reused int
-	BytesUploaded    int64
-}
-
-// send copies a staged snapshot to one target: files unchanged since the
-// previous complete snapshot there are re-used without sending bytes (hard
-// link or server-side copy), others uploaded; the manifest goes last, once
-// every SQLite copy passed its integrity_check. Where the target hashes
-// what it copies, a file whose bytes are not those the manifest records
-// fails the snapshot.
-func (e *Env) send(ctx context.Context, t *target.Target, tname string, s *staged, prev *manifest.Manifest) (sent, error) {
-	m := s.manifest
-	prevFiles := byPath(prev)
-	var total int64
-	for _, f := range m.Files {
-		total += f.Size
-	}
-	var done, uploadedBytes atomic.Int64
-	var uploaded, reused atomic.Int32
-	h := e.hooks()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.transfers())
-	for i := range m.Files {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			// Only this goroutine writes f: a file hashed on send belongs
-			// to a backup with this one target.
-			f := &m.Files[i]
-			if p, ok := prevFiles.find(f.Path); ok && f.SHA256 != "" && p.Size == f.Size && p.SHA256 == f.SHA256 {
-				ok, err := t.CopyExisting(gctx, m.Backup, prev.Snapshot, m.Snapshot, f.Path)
-				if err != nil {
-					return fmt.Errorf("re-use %s from %s: %w", f.Path, prev.Snapshot, err)
-				}
-				if ok {
-					reused.Add(1)
-					h.Progress(m.Backup, tname, done.Add(f.Size), total)
-					return nil
-				}
-			}
-			local := s.localOf(f.Path)
-			if _, ok := s.unstaged[f.Path]; ok {
-				var err error
-				if local, err = s.stageLate(gctx, f); err != nil {
-					return fmt.Errorf("upload %s: %w", f.Path, err)
-				}
-			}
-			r, err := t.Send(gctx, m.Backup, m.Snapshot, f.Path, local, target.SendOptions{Size: f.Size, Owned: s.owned(local)})
-			if err != nil {
-				return fmt.Errorf("upload %s: %w", f.Path, err)
-			}
-			if err := e.settleHash(gctx, f, local, r); err != nil {
-				return err
-			}
-			uploaded.Add(1)
-			uploadedBytes.Add(f.Size)
-			h.Progress(m.Backup, tname, done.Add(f.Size), total)
-			return nil
-		})
-	}
-	res := func() sent {
-		return sent{Uploaded: int(uploaded.Load()), Reused: int(reused.Load()), BytesUploaded: uploadedBytes.Load()}
-	}
-	if err := g.Wait(); err != nil {
-		return res(), err
-	}
-	if err := s.checked(ctx); err != nil {
-		return res(), err
-	}
-	if err := ctx.Err(); err != nil {
-		return res(), err
-	}
-	if err := e.storeSentHashes(ctx, s); err != nil {
-		h.Logf("warning: %s: %v", m.Backup, err)
-	}
-	if err := t.PutManifest(ctx, m.Backup, m.Snapshot, m); err != nil {
-		return res(), fmt.Errorf("write manifest: %w", err)
-	}
-	return res(), nil
-}
-
-// filesByPath is a manifest's files sorted by path, to look up without a
-// map (tens of thousands of entries).
-type filesByPath []manifest.File
-
-// byPath returns m's files sorted by path; owui writes them sorted, so
-// normally no copy is made.
-func byPath(m *manifest.Manifest) filesByPath {
-	if m == nil {
-		return nil
-	}
-	cmpPath := func(a, b manifest.File) int { return strings.Compare(a.Path, b.Path) }
-	if slices.IsSortedFunc(m.Files, cmpPath) {
-		return m.Files
-	}
-	return slices.SortedFunc(slices.Values(m.Files), cmpPath)
-}
-
-func (fs filesByPath) find(path string) (manifest.File, bool) {
-	i, ok := slices.BinarySearchFunc(fs, path, func(f manifest.File, p string) int { return strings.Compare(f.Path, p) })
-	if !ok {
-		return manifest.File{}, false
-	}
-	return fs[i], true
-}
-
-// settleHash compares what the target hashed as it copied f (if it did)
-// with the manifest, or, for a file hashed on send, records it there.
-func (e *Env) settleHash(ctx context.Context, f *manifest.File, local string, r target.Sent) error {
-	switch {
-	case f.SHA256 == "":
-		if r.SHA256 == "" {
-			return fmt.Errorf("upload %s: the target did not hash it", f.Path)
-		}
-		f.SHA256 = r.SHA256
-	case r.SHA256 != "" && r.SHA256 != f.SHA256:
-		// The bytes read are not those hashed before: the file changed in
-		// place, or the cache entry is stale. Forget it, so that the next
-		// run reads the file again.
-		if err := e.Store.ForgetHash(ctx, local); err != nil {
-			e.hooks().Logf("warning: %v", err)
-		}
-		return fmt.Errorf("upload %s: its content changed since it was hashed (sha256 %s, copied %s)", f.Path, f.SHA256, r.SHA256)
-	}
-	return nil
-}
-
-// storeSentHashes adds the hashes computed on send to the hash cache.
-func (e *Env) storeSentHashes(ctx context.Context, s *staged) error {
-	if len(s.hashOnSend) == 0 {
-		return nil
-	}
-	fresh := make([]state.HashEntry, 0, len(s.hashOnSend))
-	for _, f := range s.manifest.Files {
-		if k, ok := s.hashOnSend[f.Path]; ok && f.SHA256 != "" {
-			fresh = append(fresh, state.HashEntry{Path: s.localOf(f.Path), Size: k.size, MtimeNs: k.mtimeNs, Inode: k.inode, SHA256: f.SHA256})
-		}
-	}
-	if err := e.Store.StoreHashes(ctx, fresh); err != nil {
-		return fmt.Errorf("store hash cache: %w", err)
-	}
-	return nil
 }
 
 // errAlreadyExists is returned when the snapshot id to make is already on

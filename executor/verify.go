@@ -67,12 +67,12 @@ func (e *Env) Verify(ctx context.Context, backup, tname, id string, readData boo
 	}
 	present := map[string]bool{}
 	for _, f := range m.Files {
-		size, ok := sizes[f.Path]
+		size, ok := sizes[f.StoredPath()]
 		switch {
 		case !ok:
-			v.problem("%s: missing on the target", f.Path)
-		case size != f.Size:
-			v.problem("%s: %d bytes on the target, the manifest says %d", f.Path, size, f.Size)
+			v.problem("%s: missing on the target", f.StoredPath())
+		case size != f.StoredSize():
+			v.problem("%s: %d bytes on the target, the manifest says %d", f.StoredPath(), size, f.StoredSize())
 		default:
 			present[f.Path] = true
 		}
@@ -92,11 +92,6 @@ func (e *Env) Verify(ctx context.Context, backup, tname, id string, readData boo
 
 func (v *Verification) problem(format string, args ...any) {
 	v.Problems = append(v.Problems, strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " "))
-}
-
-// fileGetter is what readData needs of a target.
-type fileGetter interface {
-	GetFile(ctx context.Context, backup, id, rel string, w io.Writer) (int64, error)
 }
 
 // readData downloads every present file, checking its sha256 as it
@@ -124,7 +119,7 @@ func (e *Env) readData(ctx context.Context, t fileGetter, m *manifest.Manifest, 
 			w = io.MultiWriter(h, out)
 			dbs[f.Path] = p
 		}
-		_, err := t.GetFile(ctx, m.Backup, m.Snapshot, f.Path, w)
+		_, err := readFile(ctx, t, m, f, w)
 		if out != nil {
 			if cerr := out.Close(); err == nil {
 				err = cerr
