@@ -17,6 +17,14 @@ import (
 // that it can be killed like the real thing.
 func TestMain(m *testing.M) {
 	if os.Getenv("OWUI_TEST_AS_MAIN") == "1" {
+		if os.Getenv(envKillAt) != "" {
+			seam, err := killSeam()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(99)
+			}
+			testHooks = seam
+		}
 		main()
 		return
 	}

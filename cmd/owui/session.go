@@ -139,7 +139,7 @@ func newSession(g *globalOptions, s streams, p *config.Policy, st *state.Store) 
 		Policy:   p,
 		Store:    st,
 		StateDir: g.stateDir(),
-		Hooks:    hooks,
+		Hooks:    withTestHooks(hooks),
 		Version:  version,
 		Docker:   docker.Connect,
 	}
