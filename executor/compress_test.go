@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	rfs "github.com/rclone/rclone/fs"
 
 	"github.com/owui/owui/executor"
 	"github.com/owui/owui/internal/s3test"
@@ -71,11 +72,16 @@ func TestCompressedSnapshots(t *testing.T) {
 				dir = filepath.Join(srv.Dir, s3test.Bucket)
 			}
 			ctx := context.Background()
-			e := newEnvWith(t, data, remote, zstdOn, nil)
+			logs := &logHooks{}
+			e := newEnvWith(t, data, remote, zstdOn, logs)
+			const compressedLog = "compressed the SQLite copies"
 
 			res, _ := e.applyAt(t, ctx, t0)
 			if err := res.Err(); err != nil {
 				t.Fatal(err)
+			}
+			if !logs.contains(compressedLog) {
+				t.Errorf("the first apply did not log %q", compressedLog)
 			}
 			id1 := planner.SnapshotID(t0)
 			m1 := readManifest(t, dir, id1)
@@ -100,7 +106,9 @@ func TestCompressedSnapshots(t *testing.T) {
 				t.Fatalf("verify --read-data: %v %v", err, v)
 			}
 
-			// Nothing changed: the stored object is re-used, not sent.
+			// Nothing changed: the copy is not compressed again, and the
+			// stored object is re-used, not sent.
+			logs.lines = nil
 			res, _ = e.applyAt(t, ctx, t0.Add(25*time.Hour))
 			if err := res.Err(); err != nil {
 				t.Fatal(err)
@@ -108,32 +116,73 @@ func TestCompressedSnapshots(t *testing.T) {
 			if o := snapshotOutcome(t, res); o.Uploaded != 0 {
 				t.Errorf("unchanged data: %d files uploaded (%d bytes), want 0", o.Uploaded, o.BytesUploaded)
 			}
+			if logs.contains(compressedLog) {
+				t.Errorf("unchanged data: the copy was compressed again")
+			}
 			id2 := planner.SnapshotID(t0.Add(25 * time.Hour))
 			if got := manifestFile(t, readManifest(t, dir, id2), "webui.db"); !manifest.SameStored(got, db) || got.SHA256 != db.SHA256 {
 				t.Errorf("second snapshot stores webui.db as %+v, want the first's %+v", got.Stored, db.Stored)
 			}
 
-			// Compression off: the next snapshot stores webui.db plainly.
-			plain := newEnvWith(t, data, remote, `compression = "none"`, nil)
-			plain.Store, plain.StateDir = e.Store, e.StateDir
-			res, _ = plain.applyAt(t, ctx, t0.Add(50*time.Hour))
+			// The previous object is gone: the copy is compressed when it
+			// has to be sent, to the very object the manifest records.
+			removeObject(t, remote, "daily/"+id2+"/webui.db.zst")
+			logs.lines = nil
+			res, _ = e.applyAt(t, ctx, t0.Add(50*time.Hour))
 			if err := res.Err(); err != nil {
 				t.Fatal(err)
 			}
+			if logs.contains(compressedLog) {
+				t.Errorf("the copy was compressed before it was known to be needed")
+			}
+			if o := snapshotOutcome(t, res); o.Uploaded != 1 || o.BytesUploaded != db.Stored.Size {
+				t.Errorf("previous object gone: %d files, %d bytes uploaded; want webui.db.zst alone, %d bytes", o.Uploaded, o.BytesUploaded, db.Stored.Size)
+			}
 			id3 := planner.SnapshotID(t0.Add(50 * time.Hour))
-			if got := manifestFile(t, readManifest(t, dir, id3), "webui.db"); got.Stored != nil || got.SHA256 != db.SHA256 {
+			if got := manifestFile(t, readManifest(t, dir, id3), "webui.db"); !manifest.SameStored(got, db) {
+				t.Errorf("third snapshot stores webui.db as %+v, want %+v", got.Stored, db.Stored)
+			}
+			checkZstdObject(t, filepath.Join(dir, "daily", id3, "webui.db.zst"), db)
+
+			// Compression off: the next snapshot stores webui.db plainly.
+			plain := newEnvWith(t, data, remote, `compression = "none"`, nil)
+			plain.Store, plain.StateDir = e.Store, e.StateDir
+			res, _ = plain.applyAt(t, ctx, t0.Add(75*time.Hour))
+			if err := res.Err(); err != nil {
+				t.Fatal(err)
+			}
+			id4 := planner.SnapshotID(t0.Add(75 * time.Hour))
+			if got := manifestFile(t, readManifest(t, dir, id4), "webui.db"); got.Stored != nil || got.SHA256 != db.SHA256 {
 				t.Errorf("with compression off webui.db is stored as %+v", got.Stored)
 			}
 			if o := snapshotOutcome(t, res); o.Uploaded != 1 {
 				t.Errorf("compression off: %d files uploaded, want webui.db alone", o.Uploaded)
 			}
-			if _, err := os.Stat(filepath.Join(dir, "daily", id3, "webui.db")); err != nil {
+			if _, err := os.Stat(filepath.Join(dir, "daily", id4, "webui.db")); err != nil {
 				t.Errorf("plain webui.db: %v", err)
 			}
-			checkRestoredDB(t, plain, id3, want)
+			checkRestoredDB(t, plain, id4, want)
 			// And the compressed snapshots still restore under it.
 			checkRestoredDB(t, plain, id1, want)
 		})
+	}
+}
+
+// removeObject deletes one object through the remote itself (a file
+// removed behind an S3 server's back stays in its listings a while).
+func removeObject(t *testing.T, remote, key string) {
+	t.Helper()
+	ctx := context.Background()
+	f, err := rfs.NewFs(ctx, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := f.NewObject(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Remove(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

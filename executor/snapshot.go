@@ -99,17 +99,27 @@ func (s *staged) localOf(rel string) string {
 	return filepath.Join(s.dataDir, filepath.FromSlash(rel))
 }
 
-// sendable is the local file to send for f: its compressed copy when the
-// target stores it compressed, else localOf.
-func (s *staged) sendable(f *manifest.File) string {
-	if f.Stored != nil {
-		s.storedMu.Lock()
-		defer s.storedMu.Unlock()
-		if p, ok := s.stored[f.Path]; ok {
-			return p
-		}
+// sendable returns the local file to send for f: a late copy of an
+// unstaged file (stageLate), the compressed copy of a file stored
+// compressed, or localOf. A staged copy whose compression was put off
+// (compressCopies) is compressed now, once, and must give the stored
+// object the manifest records.
+func (s *staged) sendable(ctx context.Context, f *manifest.File) (string, error) {
+	if _, ok := s.unstaged[f.Path]; ok {
+		return s.stageLate(ctx, f)
 	}
-	return s.localOf(f.Path)
+	if f.Stored == nil {
+		return s.localOf(f.Path), nil
+	}
+	s.storedMu.Lock()
+	p, ok := s.stored[f.Path]
+	s.storedMu.Unlock()
+	if ok {
+		return p, nil
+	}
+	lc := s.lateCopy(f.Path)
+	lc.once.Do(func() { lc.local, lc.err = compressLate(ctx, f, s.localOf(f.Path)) })
+	return lc.local, lc.err
 }
 
 // owned reports whether local is a staged copy, which nothing writes to
@@ -369,6 +379,15 @@ func (r *stageRun) compressCopies(ctx context.Context, entries []stage.Entry) er
 		}
 		local, ok := s.local[f.Path]
 		if !ok || !s.owned(local) {
+			continue
+		}
+		if prev, ok := r.view.reusable(f.Path); ok && prev.Stored != nil && prev.Stored.Encoding == manifest.EncodingZstd &&
+			f.SHA256 != "" && prev.SHA256 == f.SHA256 && prev.Size == f.Size {
+			// The bytes every target's previous snapshot stores
+			// compressed: that object is re-used, and the copy is only
+			// compressed should a target not re-use it (sendable).
+			st := *prev.Stored
+			f.Stored = &st
 			continue
 		}
 		g.Go(func() error {

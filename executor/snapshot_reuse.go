@@ -166,22 +166,28 @@ type lateCopy struct {
 	err   error
 }
 
+// lateCopy returns the one lateCopy of rel.
+func (s *staged) lateCopy(rel string) *lateCopy {
+	s.lateMu.Lock()
+	defer s.lateMu.Unlock()
+	if s.late == nil {
+		s.late = map[string]*lateCopy{}
+	}
+	lc, ok := s.late[rel]
+	if !ok {
+		lc = &lateCopy{}
+		s.late[rel] = lc
+	}
+	return lc
+}
+
 // stageLate copies the unstaged file f into the staging area, once, and
 // returns the copy if it holds the bytes the manifest records. The file
 // was captured (as unchanged) in the quiet window; a copy made now is
 // that capture only if it is the same bytes, and otherwise the snapshot
 // fails rather than mix two moments.
 func (s *staged) stageLate(ctx context.Context, f *manifest.File) (string, error) {
-	s.lateMu.Lock()
-	if s.late == nil {
-		s.late = map[string]*lateCopy{}
-	}
-	lc, ok := s.late[f.Path]
-	if !ok {
-		lc = &lateCopy{}
-		s.late[f.Path] = lc
-	}
-	s.lateMu.Unlock()
+	lc := s.lateCopy(f.Path)
 	lc.once.Do(func() {
 		src := s.localOf(f.Path)
 		dst := filepath.Join(s.dir, filepath.FromSlash(f.Path))
@@ -212,9 +218,9 @@ func (s *staged) stageLate(ctx context.Context, f *manifest.File) (string, error
 	return lc.local, lc.err
 }
 
-// compressLate compresses the late copy dst of f, which the previous
-// snapshot stores compressed, and returns the compressed file if it holds
-// the bytes the manifest records for the stored object.
+// compressLate compresses dst, a copy of f (which the previous snapshot
+// stores compressed), and returns the compressed file if it holds the bytes
+// the manifest records for the stored object.
 func compressLate(ctx context.Context, f *manifest.File, dst string) (string, error) {
 	c, err := stage.Compress(ctx, dst, dst+manifest.SuffixZstd)
 	if err != nil {

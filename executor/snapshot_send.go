@@ -96,12 +96,9 @@ func (e *Env) send(ctx context.Context, t *target.Target, tname string, s *stage
 					return nil
 				}
 			}
-			local := s.sendable(f)
-			if _, ok := s.unstaged[f.Path]; ok {
-				var err error
-				if local, err = s.stageLate(gctx, f); err != nil {
-					return fmt.Errorf("upload %s: %w", f.Path, err)
-				}
+			local, err := s.sendable(gctx, f)
+			if err != nil {
+				return fmt.Errorf("upload %s: %w", f.Path, err)
 			}
 			r, err := t.Send(gctx, m.Backup, m.Snapshot, f.StoredPath(), local, target.SendOptions{Size: f.StoredSize(), Owned: s.owned(local)})
 			if err != nil {

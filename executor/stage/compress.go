@@ -47,7 +47,9 @@ func Compress(ctx context.Context, src, dst string) (_ Compressed, err error) {
 	}()
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(out, h)}
-	enc, err := zstd.NewWriter(cw, zstd.WithEncoderLevel(compressLevel), zstd.WithEncoderCRC(true))
+	// One goroutine per file: owui compresses two files at once, and an
+	// encoder per core would hold its buffers for each.
+	enc, err := zstd.NewWriter(cw, zstd.WithEncoderLevel(compressLevel), zstd.WithEncoderCRC(true), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return Compressed{}, fmt.Errorf("compress %s: %w", src, err)
 	}
