@@ -128,7 +128,7 @@ func (t *Target) readManifest(ctx context.Context, backup, id string) (*manifest
 	if err != nil {
 		return nil, "", classifyRead(err)
 	}
-	data, err := io.ReadAll(io.LimitReader(in, maxManifestSize+1))
+	data, err := readAll(in, maxManifestSize+1, o.Size())
 	cerr := in.Close()
 	if err == nil {
 		err = cerr
@@ -156,6 +156,30 @@ func (t *Target) readManifest(ctx context.Context, backup, id string) (*manifest
 	}
 	sum := sha256.Sum256(data)
 	return m, hex.EncodeToString(sum[:]), nil
+}
+
+// readAll reads r to its end, but at most limit bytes, into a buffer
+// made for size bytes (when size >= 0): a manifest of 20,000 files is
+// several MB, and io.ReadAll's doubling would allocate it twice over.
+func readAll(r io.Reader, limit, size int64) ([]byte, error) {
+	if size < 0 || size >= limit {
+		return io.ReadAll(io.LimitReader(r, limit))
+	}
+	buf := make([]byte, 0, size+1) // +1: the read that finds the end
+	lr := io.LimitReader(r, limit)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // classifyRead turns crypt's "this is not what was encrypted" errors into
