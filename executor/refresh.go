@@ -70,7 +70,7 @@ func (e *Env) Refresh(ctx context.Context) (*Refreshed, error) {
 			t, err := e.Target(ctx, tname)
 			if err == nil {
 				var l []target.Listing
-				if l, err = t.ListSnapshots(ctx, b.Name); err == nil {
+				if l, err = t.ListSnapshotsKnown(ctx, b.Name, knownIn(inState, b.Name, tname)); err == nil {
 					listings = append(listings, listed{b.Name, tname, l})
 					continue
 				}
@@ -93,6 +93,22 @@ func (e *Env) Refresh(ctx context.Context) (*Refreshed, error) {
 	addVerifications(out.Observed.Snapshots, vers)
 	sortObserved(out.Observed.Snapshots)
 	return out, nil
+}
+
+// knownIn recognises the manifests of backup on tname that state recorded
+// as read with the same object size and modification time: those are not
+// read again. A manifest rewritten on the target almost always changes
+// size or time, and is then read, hashed and compared (drift); verify
+// --read-data reads every one.
+func knownIn(inState map[[3]string]state.SnapshotRecord, backup, tname string) target.KnownFunc {
+	return func(id string, size int64, mod time.Time) *target.Summary {
+		r, ok := inState[[3]string{backup, tname, id}]
+		if !ok || !r.Complete || r.ManifestSHA256 == "" || r.ManifestSize <= 0 || r.ManifestModTimeNs == 0 ||
+			r.ManifestSize != size || r.ManifestModTimeNs != mod.UnixNano() {
+			return nil
+		}
+		return &target.Summary{CreatedAt: r.CreatedAt, Bytes: r.Bytes, Files: r.Files, SHA256: r.ManifestSHA256, Size: size, ModTime: mod}
+	}
 }
 
 // listed is what one target holds of one backup.
@@ -121,18 +137,18 @@ func (out *Refreshed) add(l listed, inState map[[3]string]state.SnapshotRecord, 
 		onTarget[item.ID] = true
 		snap := planner.Snapshot{Backup: l.backup, Target: l.target, ID: item.ID, CreatedAt: created, Status: planner.StatusIncomplete}
 		if m := item.Manifest; m != nil {
-			snap.CreatedAt, snap.Status, snap.ManifestSHA256 = m.CreatedAt, planner.StatusComplete, item.ManifestSHA256
+			snap.CreatedAt, snap.Status, snap.ManifestSHA256 = m.CreatedAt, planner.StatusComplete, m.SHA256
 			rec, known := inState[[3]string{l.backup, l.target, item.ID}]
 			switch {
-			case known && rec.Complete && rec.ManifestSHA256 != "" && rec.ManifestSHA256 != item.ManifestSHA256:
+			case known && rec.Complete && rec.ManifestSHA256 != "" && rec.ManifestSHA256 != m.SHA256:
 				snap.Drift = planner.DriftChanged
 			case (!known || !rec.Complete) && recordedAny:
 				snap.Drift = planner.DriftAdded
 			}
 			out.Records[l.target] = append(out.Records[l.target], state.SnapshotRecord{
 				Backup: l.backup, Target: l.target, ID: item.ID, CreatedAt: m.CreatedAt,
-				Bytes: m.TotalSize(), Files: len(m.Files), Complete: true, RecordedAt: now,
-				ManifestSHA256: item.ManifestSHA256,
+				Bytes: m.Bytes, Files: m.Files, Complete: true, RecordedAt: now,
+				ManifestSHA256: m.SHA256, ManifestSize: m.Size, ManifestModTimeNs: m.ModTime.UnixNano(),
 			})
 		}
 		out.Observed.Snapshots = append(out.Observed.Snapshots, snap)

@@ -171,16 +171,16 @@ func pickSnapshot(ctx context.Context, t *target.Target, backup, id string) (*ma
 	if err != nil {
 		return nil, err
 	}
-	var best *manifest.Manifest
-	for _, l := range list {
-		if l.Manifest != nil && (best == nil || l.Manifest.CreatedAt.After(best.CreatedAt)) {
-			best = l.Manifest
+	var best *target.Listing
+	for i, l := range list {
+		if l.Manifest != nil && (best == nil || l.Manifest.CreatedAt.After(best.Manifest.CreatedAt)) {
+			best = &list[i]
 		}
 	}
 	if best == nil {
 		return nil, errors.New("no complete snapshot")
 	}
-	return best, nil
+	return t.ReadManifest(ctx, backup, best.ID)
 }
 
 // dirEmpty reports whether dir is absent or holds nothing.

@@ -102,6 +102,13 @@ CREATE TABLE verifications (
 );
 CREATE INDEX verifications_snapshot ON verifications (backup, target, snapshot, id);
 `,
+	// 5: the size and modification time of each snapshot's manifest object
+	// when owui last read it, so that a refresh reads again only the
+	// manifests that changed (0: not known).
+	`
+ALTER TABLE snapshots ADD COLUMN manifest_size INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE snapshots ADD COLUMN manifest_mtime_ns INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // SchemaVersion is the schema version this owui writes.

@@ -21,12 +21,17 @@ type SnapshotRecord struct {
 	// ManifestSHA256 is the checksum of the manifest's bytes as owui last
 	// read or wrote them; empty for records made before it was kept.
 	ManifestSHA256 string
+	// ManifestSize and ManifestModTimeNs are the manifest object's size
+	// and modification time (Unix ns) when owui last read it; 0 when not
+	// known. A refresh that finds both unchanged does not read it again.
+	ManifestSize, ManifestModTimeNs int64
 }
 
 // Snapshots returns every recorded snapshot, sorted by backup, target and
 // creation time (then id).
 func (s *Store) Snapshots(ctx context.Context) ([]SnapshotRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT backup, target, id, created_at, bytes, files, complete, recorded_at, manifest_sha256
+	rows, err := s.db.QueryContext(ctx, `SELECT backup, target, id, created_at, bytes, files, complete, recorded_at, manifest_sha256,
+	manifest_size, manifest_mtime_ns
 FROM snapshots ORDER BY backup, target, created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("read snapshots: %w", err)
@@ -36,7 +41,8 @@ FROM snapshots ORDER BY backup, target, created_at, id`)
 	for rows.Next() {
 		var r SnapshotRecord
 		var created, recorded string
-		if err := rows.Scan(&r.Backup, &r.Target, &r.ID, &created, &r.Bytes, &r.Files, &r.Complete, &recorded, &r.ManifestSHA256); err != nil {
+		if err := rows.Scan(&r.Backup, &r.Target, &r.ID, &created, &r.Bytes, &r.Files, &r.Complete, &recorded, &r.ManifestSHA256,
+			&r.ManifestSize, &r.ManifestModTimeNs); err != nil {
 			return nil, fmt.Errorf("read snapshots: %w", err)
 		}
 		if r.CreatedAt, err = parseTime(created); err != nil {
@@ -116,12 +122,15 @@ type execer interface {
 }
 
 func putSnapshot(ctx context.Context, db execer, r SnapshotRecord) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO snapshots (backup, target, id, created_at, bytes, files, complete, recorded_at, manifest_sha256)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := db.ExecContext(ctx, `INSERT INTO snapshots (backup, target, id, created_at, bytes, files, complete, recorded_at, manifest_sha256,
+	manifest_size, manifest_mtime_ns)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (backup, target, id) DO UPDATE SET
 	created_at = excluded.created_at, bytes = excluded.bytes, files = excluded.files,
-	complete = excluded.complete, recorded_at = excluded.recorded_at, manifest_sha256 = excluded.manifest_sha256`,
-		r.Backup, r.Target, r.ID, formatTime(r.CreatedAt), r.Bytes, r.Files, r.Complete, formatTime(r.RecordedAt), r.ManifestSHA256)
+	complete = excluded.complete, recorded_at = excluded.recorded_at, manifest_sha256 = excluded.manifest_sha256,
+	manifest_size = excluded.manifest_size, manifest_mtime_ns = excluded.manifest_mtime_ns`,
+		r.Backup, r.Target, r.ID, formatTime(r.CreatedAt), r.Bytes, r.Files, r.Complete, formatTime(r.RecordedAt), r.ManifestSHA256,
+		r.ManifestSize, r.ManifestModTimeNs)
 	return err
 }
 

@@ -718,13 +718,13 @@ func TestVerificationsAndManifestSums(t *testing.T) {
 	defer st.Close()
 	created := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
 	rec := SnapshotRecord{Backup: "daily", Target: "nas", ID: "2026-11-25T030000Z", CreatedAt: created,
-		Complete: true, RecordedAt: created, ManifestSHA256: "abc"}
+		Complete: true, RecordedAt: created, ManifestSHA256: "abc", ManifestSize: 1234, ManifestModTimeNs: created.UnixNano() + 7}
 	if err := st.PutSnapshot(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := st.Snapshots(ctx)
-	if err != nil || len(recs) != 1 || recs[0].ManifestSHA256 != "abc" {
-		t.Fatalf("snapshots = %+v, %v; want the manifest sum kept", recs, err)
+	if err != nil || len(recs) != 1 || recs[0] != rec {
+		t.Fatalf("snapshots = %+v, %v; want %+v, the manifest's sum, size and mtime kept", recs, err, rec)
 	}
 	first := VerificationRecord{Backup: "daily", Target: "nas", Snapshot: rec.ID, ManifestSHA256: "abc",
 		VerifiedAt: created.Add(time.Hour), ReadData: true, OK: false, Problems: []string{"uploads/a: missing", "webui.db: bad"}}

@@ -26,18 +26,37 @@ const maxManifestSize = 64 << 20
 // Listing is one snapshot directory found on a target.
 type Listing struct {
 	ID string
-	// Manifest is the parsed manifest, nil when the snapshot is incomplete.
-	Manifest *manifest.Manifest
-	// ManifestSHA256 is the hex sha256 of the manifest's bytes as stored,
-	// set with Manifest: refresh compares it with what state recorded.
-	ManifestSHA256 string
+	// Manifest sums up the manifest, nil when the snapshot is incomplete.
+	// A listing keeps no more of it: a refresh lists every snapshot, and
+	// the manifests of 20,000 files are megabytes each.
+	Manifest *Summary
 	// Problem says why the snapshot is incomplete (missing or unparsable
 	// manifest); empty when it is complete.
 	Problem string
 }
 
+// Summary is what a listing keeps of a snapshot's manifest.
+type Summary struct {
+	CreatedAt time.Time
+	// Bytes and Files are the snapshot's total size and file count.
+	Bytes int64
+	Files int
+	// SHA256 is the hex sha256 of the manifest's bytes as stored: refresh
+	// compares it with what state recorded.
+	SHA256 string
+	// Size and ModTime are the manifest object's, as the target reports
+	// them.
+	Size    int64
+	ModTime time.Time
+}
+
 // Complete reports whether the snapshot has a manifest that parses.
 func (l Listing) Complete() bool { return l.Manifest != nil }
+
+// KnownFunc is asked, for each snapshot's manifest object, whether its
+// size and modification time are those of a manifest read before; it
+// returns that manifest's Summary if so, and nil to have it read.
+type KnownFunc func(id string, size int64, modTime time.Time) *Summary
 
 // errNoManifest marks a snapshot directory without a manifest.
 var errNoManifest = errors.New("no " + manifest.FileName)
@@ -51,6 +70,13 @@ var errBadManifest = errors.New("unparsable " + manifest.FileName)
 // a snapshot incomplete; any other failure to read one fails the listing,
 // so that a flaky network never makes complete snapshots look repairable.
 func (t *Target) ListSnapshots(ctx context.Context, backup string) ([]Listing, error) {
+	return t.ListSnapshotsKnown(ctx, backup, nil)
+}
+
+// ListSnapshotsKnown is ListSnapshots that reads only the manifests known
+// does not recognise by their object's size and modification time (all of
+// them when known is nil).
+func (t *Target) ListSnapshotsKnown(ctx context.Context, backup string, known KnownFunc) ([]Listing, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("list snapshots of %s on target %s: %w", backup, t.name, t.readFailed(err))
 	}
@@ -75,10 +101,10 @@ func (t *Target) ListSnapshots(ctx context.Context, backup string) ([]Listing, e
 			continue
 		}
 		l := Listing{ID: id}
-		m, sum, err := t.readManifest(ctx, backup, id)
+		sum, err := t.summarize(ctx, backup, id, known)
 		switch {
 		case err == nil:
-			l.Manifest, l.ManifestSHA256 = m, sum
+			l.Manifest = sum
 		case errors.Is(err, errNoManifest), errors.Is(err, errBadManifest):
 			l.Problem = err.Error()
 		default:
@@ -88,6 +114,26 @@ func (t *Target) ListSnapshots(ctx context.Context, backup string) ([]Listing, e
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// summarize sums up the manifest of snapshot id: what known gives for its
+// object, or what reading it gives.
+func (t *Target) summarize(ctx context.Context, backup, id string, known KnownFunc) (*Summary, error) {
+	o, err := t.manifestObject(ctx, backup, id)
+	if err != nil {
+		return nil, err
+	}
+	mod := o.ModTime(ctx)
+	if known != nil {
+		if sum := known(id, o.Size(), mod); sum != nil {
+			return sum, nil
+		}
+	}
+	m, sha, err := t.readManifestObject(ctx, o, backup, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Summary{CreatedAt: m.CreatedAt, Bytes: m.TotalSize(), Files: len(m.Files), SHA256: sha, Size: o.Size(), ModTime: mod}, nil
 }
 
 func path2base(remote string) string {
@@ -107,23 +153,39 @@ func (t *Target) ReadManifest(ctx context.Context, backup, id string) (*manifest
 }
 
 func (t *Target) readManifest(ctx context.Context, backup, id string) (*manifest.Manifest, string, error) {
-	remote, err := remotePath(backup, id, manifest.FileName)
+	o, err := t.manifestObject(ctx, backup, id)
 	if err != nil {
 		return nil, "", err
 	}
+	return t.readManifestObject(ctx, o, backup, id)
+}
+
+// manifestObject finds the manifest of snapshot id, refusing one that is
+// a symbolic link or too large to be a manifest.
+func (t *Target) manifestObject(ctx context.Context, backup, id string) (fs.Object, error) {
+	remote, err := remotePath(backup, id, manifest.FileName)
+	if err != nil {
+		return nil, err
+	}
 	if err := t.refuseLinks(remote); err != nil {
-		return nil, "", fmt.Errorf("%w: %w", errBadManifest, err)
+		return nil, fmt.Errorf("%w: %w", errBadManifest, err)
 	}
 	o, err := t.f.NewObject(ctx, remote)
 	if errors.Is(err, fs.ErrorObjectNotFound) || errors.Is(err, fs.ErrorIsDir) {
-		return nil, "", errNoManifest
+		return nil, errNoManifest
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if o.Size() > maxManifestSize {
-		return nil, "", fmt.Errorf("%w: %d bytes, more than the %d a manifest may have", errBadManifest, o.Size(), maxManifestSize)
+		return nil, fmt.Errorf("%w: %d bytes, more than the %d a manifest may have", errBadManifest, o.Size(), maxManifestSize)
 	}
+	return o, nil
+}
+
+// readManifestObject reads and parses o, the manifest of snapshot id, and
+// returns it with the sha256 of its bytes.
+func (t *Target) readManifestObject(ctx context.Context, o fs.Object, backup, id string) (*manifest.Manifest, string, error) {
 	in, err := operations.Open(ctx, o)
 	if err != nil {
 		return nil, "", classifyRead(err)
