@@ -637,6 +637,9 @@ func (cw *crashWorld) inspect(t *testing.T) targetSnapshots {
 				t.Errorf("%s: daily/%s is not a snapshot directory", tname, e.Name())
 				continue
 			}
+			if noObjects(tname, filepath.Join(root, "daily", e.Name())) {
+				continue
+			}
 			var m *manifest.Manifest
 			if data, err := os.ReadFile(filepath.Join(root, "daily", e.Name(), manifest.FileName)); err == nil {
 				m, _ = manifest.Decode(data)
@@ -896,6 +899,9 @@ func (cw *crashWorld) checkNoLeftovers(t *testing.T) {
 				continue
 			}
 			if _, err := os.Stat(filepath.Join(root, "daily", e.Name(), manifest.FileName)); !e.IsDir() || err != nil {
+				if e.IsDir() && noObjects(tname, filepath.Join(root, "daily", e.Name())) {
+					continue
+				}
 				t.Errorf("%s: left behind under the backup's prefix: %s %v", tname, e.Name(), filesUnder(filepath.Join(root, "daily", e.Name())))
 			}
 		}
@@ -911,8 +917,20 @@ func (cw *crashWorld) checkNoLeftovers(t *testing.T) {
 	}
 }
 
+// noObjects reports whether dir, on the S3 target, holds empty
+// directories only: what the S3 test server can leave behind where
+// deletes raced, which S3 itself never shows (no object, no prefix; see
+// s3test.StartServer, which hides them from owui too).
+func noObjects(tname, dir string) bool {
+	if tname != "s3" {
+		return false
+	}
+	left := filesUnder(dir)
+	return !slices.ContainsFunc(left, func(f string) bool { return !strings.HasSuffix(f, "/") })
+}
+
 // filesUnder lists the files under dir, for error messages, and the
-// directories without files the directories without files).
+// empty directories (with a trailing "/").
 func filesUnder(dir string) []string {
 	var files []string
 	_ = filepath.WalkDir(dir, func(p string, d iofs.DirEntry, err error) error {

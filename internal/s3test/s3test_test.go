@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,5 +57,36 @@ func TestStartRejectsWrongSecret(t *testing.T) {
 	ci.LowLevelRetries = 1
 	if _, err := f.List(ctx, ""); err == nil {
 		t.Fatal("List with a wrong secret succeeded, want an authentication error")
+	}
+}
+
+// TestServerHidesEmptyDirectories: a directory without objects in the
+// server's store (what a delete race can leave) is not listed as a prefix
+// through StartServer, as S3 would not list it; one with an object is.
+func TestServerHidesEmptyDirectories(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.StartServer(t)
+	f, err := fs.NewFs(ctx, srv.Remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Made before the server first looks at daily/, so that it is in its
+	// view.
+	if err := os.MkdirAll(filepath.Join(srv.Dir, s3test.Bucket, "daily", "empty", "vector_db", "seg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := operations.Rcat(ctx, f, "daily/full/x.txt", io.NopCloser(strings.NewReader("x")), time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := f.List(ctx, "daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Remote())
+	}
+	if len(got) != 1 || got[0] != "daily/full" {
+		t.Errorf("daily/ lists %v, want daily/full alone", got)
 	}
 }
