@@ -217,15 +217,11 @@ func (e *Env) sendTo(ctx context.Context, b *config.Backup, tname string, s *sta
 		}
 		return wrap(err)
 	}
-	m := s.manifest
-	sum, err := m.SHA256()
-	if err != nil {
-		return wrap(err)
-	}
+	w := r.Manifest
 	if err := e.Store.PutSnapshot(ctx, state.SnapshotRecord{
-		Backup: b.Name, Target: tname, ID: id, CreatedAt: m.CreatedAt,
-		Bytes: m.TotalSize(), Files: len(m.Files), Complete: true, RecordedAt: time.Now().UTC(),
-		ManifestSHA256: sum,
+		Backup: b.Name, Target: tname, ID: id, CreatedAt: w.CreatedAt,
+		Bytes: w.Bytes, Files: w.Files, Complete: true, RecordedAt: time.Now().UTC(),
+		ManifestSHA256: w.SHA256, ManifestSize: w.Size, ManifestModTimeNs: unixNano(w.ModTime),
 	}); err != nil {
 		return wrap(fmt.Errorf("record in state: %w", err))
 	}

@@ -104,11 +104,19 @@ func knownIn(inState map[[3]string]state.SnapshotRecord, backup, tname string) t
 	return func(id string, size int64, mod time.Time) *target.Summary {
 		r, ok := inState[[3]string{backup, tname, id}]
 		if !ok || !r.Complete || r.ManifestSHA256 == "" || r.ManifestSize <= 0 || r.ManifestModTimeNs == 0 ||
-			r.ManifestSize != size || r.ManifestModTimeNs != mod.UnixNano() {
+			r.ManifestSize != size || r.ManifestModTimeNs != unixNano(mod) {
 			return nil
 		}
 		return &target.Summary{CreatedAt: r.CreatedAt, Bytes: r.Bytes, Files: r.Files, SHA256: r.ManifestSHA256, Size: size, ModTime: mod}
 	}
+}
+
+// unixNano is t in Unix ns, or 0 (not known) for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // listed is what one target holds of one backup.
@@ -148,7 +156,7 @@ func (out *Refreshed) add(l listed, inState map[[3]string]state.SnapshotRecord, 
 			out.Records[l.target] = append(out.Records[l.target], state.SnapshotRecord{
 				Backup: l.backup, Target: l.target, ID: item.ID, CreatedAt: m.CreatedAt,
 				Bytes: m.Bytes, Files: m.Files, Complete: true, RecordedAt: now,
-				ManifestSHA256: m.SHA256, ManifestSize: m.Size, ManifestModTimeNs: m.ModTime.UnixNano(),
+				ManifestSHA256: m.SHA256, ManifestSize: m.Size, ManifestModTimeNs: unixNano(m.ModTime),
 			})
 		}
 		out.Observed.Snapshots = append(out.Observed.Snapshots, snap)

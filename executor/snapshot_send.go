@@ -57,6 +57,8 @@ func (s *staged) checked(ctx context.Context) error {
 type sent struct {
 	Uploaded, Reused int
 	BytesUploaded    int64
+	// Manifest is what PutManifest wrote, once the snapshot is complete.
+	Manifest target.Summary
 }
 
 // send copies a staged snapshot to one target: files unchanged since the
@@ -128,10 +130,13 @@ func (e *Env) send(ctx context.Context, t *target.Target, tname string, s *stage
 	if err := e.storeSentHashes(ctx, s); err != nil {
 		h.Logf("warning: %s: %v", m.Backup, err)
 	}
-	if err := t.PutManifest(ctx, m.Backup, m.Snapshot, m); err != nil {
+	written, err := t.PutManifest(ctx, m.Backup, m.Snapshot, m)
+	if err != nil {
 		return res(), fmt.Errorf("write manifest: %w", err)
 	}
-	return res(), nil
+	r := res()
+	r.Manifest = written
+	return r, nil
 }
 
 // filesByPath is a manifest's files sorted by path, to look up without a

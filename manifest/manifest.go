@@ -182,13 +182,43 @@ func (m *Manifest) Encode() ([]byte, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(m); err != nil {
+	// Everything but the files, indented; then one file per line, into
+	// one buffer made for them. json.Encoder would hold the whole
+	// manifest three times over (its buffer, the indented copy, the
+	// output), which for 20,000 files is tens of MB.
+	head := *m
+	head.Files = nil
+	h, err := json.MarshalIndent(&head, "", "  ")
+	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
-	return buf.Bytes(), nil
+	const nullFiles = `"files": null` + "\n}"
+	if !bytes.HasSuffix(h, []byte(nullFiles)) {
+		return nil, errors.New("encode manifest: files are not the last field")
+	}
+	h = h[:len(h)-len(nullFiles)]
+	size := len(h) + 16
+	for _, f := range m.Files {
+		size += len(f.Path) + 140
+	}
+	out := make([]byte, 0, size)
+	out = append(out, h...)
+	out = append(out, `"files": [`...)
+	for i := range m.Files {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, "\n    "...)
+		b, err := json.Marshal(&m.Files[i])
+		if err != nil {
+			return nil, fmt.Errorf("encode manifest: %w", err)
+		}
+		out = append(out, b...)
+	}
+	if len(m.Files) > 0 {
+		out = append(out, "\n  "...)
+	}
+	return append(out, "]\n}\n"...), nil
 }
 
 // SHA256 is the hex sha256 of the manifest as Encode writes it: what a

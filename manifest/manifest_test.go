@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -74,6 +75,28 @@ func TestStoredRoundTrip(t *testing.T) {
 	plain := got.Files[1]
 	if plain.StoredPath() != plain.Path || SameStored(f, plain) || !SameStored(plain, plain) || !SameStored(f, got.Files[0]) {
 		t.Error("SameStored or StoredPath wrong for a plain file")
+	}
+}
+
+// TestEncodeOneFilePerLine: the header is indented, each file is one line
+// of compact JSON, and the bytes are what encoding/json reads back.
+func TestEncodeOneFilePerLine(t *testing.T) {
+	m := validManifest()
+	data, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 9+len(m.Files)+2 || lines[9] != `    {"path":"webui.db","size":4096,"sha256":"`+strings.Repeat("a", 64)+`","sqlite":{"integrity_check":"ok","journal_mode":"wal","page_count":1,"method":"backup-api"}},` {
+		t.Errorf("encoded as:\n%s", data)
+	}
+	var generic map[string]any
+	if err := json.Unmarshal(data, &generic); err != nil || len(generic["files"].([]any)) != 2 {
+		t.Errorf("encoding/json reads %v, %v", generic, err)
+	}
+	m.Files = nil
+	if data, err = m.Encode(); err != nil || !strings.HasSuffix(string(data), `  "files": []`+"\n}\n") {
+		t.Errorf("no files: %s, %v", data, err)
 	}
 }
 

@@ -152,7 +152,7 @@ func TestTargetMethodsClassify(t *testing.T) {
 				if !errors.Is(err, fault.want) || !strings.Contains(err.Error(), "on target nas: target nas "+kindPhrase[fault.want]) {
 					t.Errorf("PutFile: %v, want %v", err, fault.want)
 				}
-				err = tg.PutManifest(ctx, "daily", "2026-11-01T030000Z", testManifest())
+				_, err = tg.PutManifest(ctx, "daily", "2026-11-01T030000Z", testManifest())
 				if !errors.Is(err, fault.want) {
 					t.Errorf("PutManifest: %v, want %v", err, fault.want)
 				}

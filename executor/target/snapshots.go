@@ -256,28 +256,36 @@ func classifyRead(err error) error {
 	return err
 }
 
-// PutManifest writes m as the manifest of snapshot id, which makes the
-// snapshot complete: callers write it after every file is in place.
-func (t *Target) PutManifest(ctx context.Context, backup, id string, m *manifest.Manifest) error {
+// PutManifest writes the manifest of snapshot id, which makes the
+// snapshot complete: callers write it after every file is in place. It
+// returns the manifest's sha256 and its object's size and modification
+// time, for state: a refresh then need not read it back.
+func (t *Target) PutManifest(ctx context.Context, backup, id string, m *manifest.Manifest) (Summary, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("write manifest of snapshot %s/%s on target %s: %w", backup, id, t.name, t.writeFailed(err))
 	}
 	remote, err := remotePath(backup, id, manifest.FileName)
 	if err != nil {
-		return wrap(err)
+		return Summary{}, wrap(err)
 	}
 	data, err := m.Encode()
 	if err != nil {
-		return wrap(err)
+		return Summary{}, wrap(err)
 	}
 	if err := t.unlinkLocal(remote); err != nil {
-		return wrap(err)
+		return Summary{}, wrap(err)
 	}
 	src := object.NewMemoryObject(remote, time.Now(), data)
-	if _, err := operations.Copy(ctx, t.f, nil, remote, &countingObject{Object: src, n: &t.stats.bytesUploaded}); err != nil {
-		return wrap(err)
+	o, err := operations.Copy(ctx, t.f, nil, remote, &countingObject{Object: src, n: &t.stats.bytesUploaded})
+	if err != nil {
+		return Summary{}, wrap(err)
 	}
-	return nil
+	sum := sha256.Sum256(data)
+	w := Summary{CreatedAt: m.CreatedAt, Bytes: m.TotalSize(), Files: len(m.Files), SHA256: hex.EncodeToString(sum[:])}
+	if o != nil {
+		w.Size, w.ModTime = o.Size(), o.ModTime(ctx)
+	}
+	return w, nil
 }
 
 // DeleteSnapshot removes snapshot id and everything in it. A snapshot that

@@ -277,7 +277,7 @@ func complete(t *testing.T, tg *target.Target, id string, fs []file) *manifest.M
 		sum := sha256.Sum256(f.data)
 		m.Files = append(m.Files, manifest.File{Path: f.rel, Size: int64(len(f.data)), SHA256: hex.EncodeToString(sum[:])})
 	}
-	if err := tg.PutManifest(context.Background(), backup, id, m); err != nil {
+	if _, err := tg.PutManifest(context.Background(), backup, id, m); err != nil {
 		t.Fatalf("PutManifest(%s): %v", id, err)
 	}
 	return m
