@@ -1,11 +1,12 @@
 // Command sqlitesnap runs owui's SQLite snapshot (executor/stage's
 // SnapshotSQLite: the online backup API, then journal mode DELETE and
 // integrity_check) on one database, for bench/run to time against
-// `sqlite3 SRC ".backup DST"`. It prints one line: bytes of the copy, the
-// wall time of the call in seconds, and how long the source's read
-// transaction was held in milliseconds.
+// `sqlite3 SRC ".backup DST"`; with -copy, the copy alone (CopySQLite: no
+// integrity_check, which apply runs beside the uploads). It prints one
+// line: bytes of the copy, the wall time of the call in seconds, how long
+// the source's read transaction was held in milliseconds, and the method.
 //
-//	go run ./bench/internal/sqlitesnap SRC DST
+//	go run ./bench/internal/sqlitesnap [-copy] SRC DST
 package main
 
 import (
@@ -18,22 +19,31 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: sqlitesnap SRC DST")
+	args := os.Args[1:]
+	copyOnly := len(args) == 3 && args[0] == "-copy"
+	if copyOnly {
+		args = args[1:]
+	}
+	if len(args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: sqlitesnap [-copy] SRC DST")
 		os.Exit(2)
 	}
+	snapshot := stage.SnapshotSQLite
+	if copyOnly {
+		snapshot = stage.CopySQLite
+	}
 	t0 := time.Now()
-	info, err := stage.SnapshotSQLite(context.Background(), os.Args[1], os.Args[2])
+	info, err := snapshot(context.Background(), args[0], args[1])
 	wall := time.Since(t0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sqlitesnap:", err)
 		os.Exit(1)
 	}
-	if info.IntegrityCheck != "ok" {
+	if !copyOnly && info.IntegrityCheck != "ok" {
 		fmt.Fprintln(os.Stderr, "sqlitesnap: integrity_check of the copy:", info.IntegrityCheck)
 		os.Exit(1)
 	}
-	st, err := os.Stat(os.Args[2])
+	st, err := os.Stat(args[1])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sqlitesnap:", err)
 		os.Exit(1)
