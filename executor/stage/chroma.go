@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"time"
@@ -115,7 +116,7 @@ func CaptureGroup(ctx context.Context, g Group) (*GroupResult, error) {
 	delay := retryDelay
 	var last error
 	for i := 1; i <= attempts; i++ {
-		files, err := captureGroupOnce(ctx, g, root)
+		files, err := captureGroupOnce(ctx, g, root, i == attempts)
 		if err == nil {
 			return &GroupResult{Files: files, Capture: manifest.Capture{
 				Group: g.Name, Method: method, Attempts: i, Files: len(files),
@@ -149,10 +150,18 @@ func CaptureGroup(ctx context.Context, g Group) (*GroupResult, error) {
 }
 
 // captureGroupOnce makes one attempt: list, copy, list again, compare.
-func captureGroupOnce(ctx context.Context, g Group, root string) ([]GroupFile, error) {
+// Unless it is the last attempt, an empty index_metadata.pickle counts as
+// a change: Chroma rewrites that file in place (truncate, then write), and
+// a copy of the moment in between does not open (the segment reader fails
+// with "EOF while parsing"). The last attempt takes it as it is, so that a
+// segment left broken that way does not stop the whole backup.
+func captureGroupOnce(ctx context.Context, g Group, root string, last bool) ([]GroupFile, error) {
 	before, err := listGroup(g)
 	if err != nil {
 		return nil, err
+	}
+	if rel, ok := before.emptyIndexMetadata(); ok && !last {
+		return nil, changed("%s is empty (Chroma is rewriting it)", rel)
 	}
 	if rel, racy := before.racy(); racy {
 		// A write within the same timestamp tick as the listing would not
@@ -303,6 +312,20 @@ func listGroup(g Group) (*groupListing, error) {
 		l.state[e.Rel] = st
 	}
 	return l, nil
+}
+
+// chromaIndexMetadata is the file of a Chroma HNSW segment that is never
+// empty at rest.
+const chromaIndexMetadata = "index_metadata.pickle"
+
+// emptyIndexMetadata returns an empty index_metadata.pickle of the group.
+func (l *groupListing) emptyIndexMetadata() (string, bool) {
+	for _, e := range l.entries {
+		if path.Base(e.Rel) == chromaIndexMetadata && l.state[e.Rel].size == 0 {
+			return e.Rel, true
+		}
+	}
+	return "", false
 }
 
 // racy returns a file whose newest change is too recent for a later

@@ -1,6 +1,7 @@
 package stage
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -222,6 +223,52 @@ func TestCaptureGroupRetriesUntilQuiet(t *testing.T) {
 	for _, w := range whys {
 		if !strings.Contains(w, "vector_db/") {
 			t.Errorf("retry reason %q does not name the file", w)
+		}
+	}
+}
+
+// TestCaptureGroupWaitsOutAnEmptyIndexMetadata: an empty
+// index_metadata.pickle (Chroma between truncating and writing it) is
+// retried like a change; one that stays empty is taken on the last
+// attempt, so that the backup still happens.
+func TestCaptureGroupWaitsOutAnEmptyIndexMetadata(t *testing.T) {
+	fastRetries(t)
+	for _, stays := range []bool{false, true} {
+		data, seg := chromaDir(t)
+		pickle := filepath.Join(seg, chromaIndexMetadata)
+		full, err := os.ReadFile(pickle)
+		if err != nil || len(full) == 0 {
+			t.Fatalf("fixture pickle: %d bytes, %v", len(full), err)
+		}
+		if err := os.Truncate(pickle, 0); err != nil {
+			t.Fatal(err)
+		}
+		g := vectorGroup(data, t.TempDir())
+		g.Attempts = 3
+		var whys []string
+		g.OnRetry = func(attempt int, why error) {
+			whys = append(whys, why.Error())
+			if !stays {
+				if err := os.WriteFile(pickle, full, 0o644); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		res, err := CaptureGroup(context.Background(), g)
+		if err != nil {
+			t.Fatalf("stays empty %v: %v", stays, err)
+		}
+		want, wantAttempts := full, 2
+		if stays {
+			want, wantAttempts = nil, 3
+		}
+		rel, _ := filepath.Rel(data, pickle)
+		got, err := os.ReadFile(joinRel(g.StagingDir, filepath.ToSlash(rel)))
+		if err != nil || !bytes.Equal(got, want) || res.Capture.Attempts != wantAttempts {
+			t.Errorf("stays empty %v: staged %d bytes (%v) after %d attempts; want %d bytes after %d", stays, len(got), err, res.Capture.Attempts, len(want), wantAttempts)
+		}
+		if len(whys) == 0 || !strings.Contains(whys[0], "index_metadata.pickle is empty") {
+			t.Errorf("stays empty %v: retried because %q", stays, whys)
 		}
 	}
 }
