@@ -261,15 +261,7 @@ func checkZstdObject(t *testing.T, p string, f manifest.File) {
 // encoding) fails restore with the file named and nothing installed, and
 // fails verify --read-data.
 func TestRestoreHostileCompressedSnapshot(t *testing.T) {
-	h := &hostileSnapshot{restoreCase: newRestoreCaseWith(t, dataDir(t, 3), zstdOn)}
-	var err error
-	if h.original, err = os.ReadFile(filepath.Join(h.snapDir, manifest.FileName)); err != nil {
-		t.Fatal(err)
-	}
-	pristine := filepath.Join(t.TempDir(), "pristine")
-	if err := copyTree(h.snapDir, pristine); err != nil {
-		t.Fatal(err)
-	}
+	h := newHostileSnapshot(t, newRestoreCaseWith(t, dataDir(t, 3), zstdOn))
 	obj := filepath.Join(h.snapDir, "webui.db.zst")
 	// plantObject puts body in place of the stored object, and (with
 	// matching) the manifest's stored size and hash to match it.
@@ -351,14 +343,7 @@ func TestRestoreHostileCompressedSnapshot(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			t.Cleanup(func() {
-				if err := os.RemoveAll(h.snapDir); err != nil {
-					t.Fatal(err)
-				}
-				if err := copyTree(pristine, h.snapDir); err != nil {
-					t.Fatal(err)
-				}
-			})
+			h.undoAfter(t)
 			tc.plant(t)
 			dest := filepath.Join(t.TempDir(), "restored")
 			_, err := h.restore(t, executor.RestoreOptions{Dir: dest, Snapshot: h.m.Snapshot})

@@ -25,6 +25,34 @@ type hostileSnapshot struct {
 	*restoreCase
 	outside  string
 	original []byte // the manifest as apply wrote it
+	pristine string // a copy of the snapshot as apply wrote it
+}
+
+// newHostileSnapshot keeps rc's manifest and a copy of its snapshot as
+// apply wrote them, for each case to be planted on and then undone.
+func newHostileSnapshot(t *testing.T, rc *restoreCase) *hostileSnapshot {
+	t.Helper()
+	h := &hostileSnapshot{restoreCase: rc, outside: t.TempDir(), pristine: filepath.Join(t.TempDir(), "pristine")}
+	var err error
+	if h.original, err = os.ReadFile(filepath.Join(h.snapDir, manifest.FileName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyTree(h.snapDir, h.pristine); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// undoAfter puts the snapshot back as apply wrote it when t ends.
+func (h *hostileSnapshot) undoAfter(t *testing.T) {
+	t.Cleanup(func() {
+		if err := os.RemoveAll(h.snapDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := copyTree(h.pristine, h.snapDir); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // setManifest rewrites the snapshot's manifest through edit, which gets
@@ -128,15 +156,7 @@ func fingerprint(t *testing.T, dirs ...string) map[string]string {
 // everything as it was: no file written outside the --to directory, none
 // left inside it, and the source and target untouched.
 func TestRestoreHostileSnapshot(t *testing.T) {
-	h := &hostileSnapshot{restoreCase: newRestoreCase(t, dataDir(t, 3)), outside: t.TempDir()}
-	var err error
-	if h.original, err = os.ReadFile(filepath.Join(h.snapDir, manifest.FileName)); err != nil {
-		t.Fatal(err)
-	}
-	pristine := filepath.Join(t.TempDir(), "pristine")
-	if err := copyTree(h.snapDir, pristine); err != nil {
-		t.Fatal(err)
-	}
+	h := newHostileSnapshot(t, newRestoreCase(t, dataDir(t, 3)))
 	passwd := filepath.Join(h.outside, "passwd")
 	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -279,15 +299,7 @@ func TestRestoreHostileSnapshot(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			t.Cleanup(func() {
-				// Put the snapshot back for the next case.
-				if err := os.RemoveAll(h.snapDir); err != nil {
-					t.Fatal(err)
-				}
-				if err := copyTree(pristine, h.snapDir); err != nil {
-					t.Fatal(err)
-				}
-			})
+			h.undoAfter(t)
 			tc.plant(t, h)
 
 			parent := t.TempDir()
