@@ -47,11 +47,11 @@ const (
 // The server's constructor in cmd/serve/s3 is unexported; the public way in
 // is the rc call "serve/start" (what `rclone rc serve/start type=s3` runs),
 // which that package registers and which returns the bound address and an id
-// for "serve/stop".
+// for "serve/stop". The connection string names StartServer's proxy in
+// front of it.
 func Start(t testing.TB) string {
 	t.Helper()
-	addr, _ := start(t)
-	return remoteAt(addr)
+	return StartServer(t).Remote
 }
 
 // Server is an S3 endpoint that StartServer started, with a view of the
@@ -72,17 +72,20 @@ type Server struct {
 	mu    sync.Mutex
 	conns map[net.Conn]connState
 	ln    net.Listener
-	// deletes passes requests that delete objects one at a time, and
-	// none while any other request is served.
-	deletes sync.RWMutex
+	// writes passes requests that write or delete objects one at a
+	// time, and none while a read is served.
+	writes sync.RWMutex
 }
 
-// StartServer is Start, with the server behind a proxy that sees every
-// request: Server.Quiesce settles those that a client which died left in
-// flight.
+// StartServer is Start, and returns the Server: the endpoint is a proxy
+// in front of rclone's, which sees every request, so that Server.Quiesce
+// can settle those that a client which died left in flight.
 //
-// The proxy also passes requests that delete objects one at a time, so that
-// no empty directory is left behind: the server removes the directories a
+// The proxy also passes requests that write or delete objects one at a
+// time, and none beside a read. Two uploads at once into a directory the
+// server has not made yet can fail one of them with a 500 ("file does not
+// exist") that no retry makes up for. And deletes must not leave an empty
+// directory behind: the server removes the directories a
 // delete empties, but two deletes at once in one directory can each find
 // the other's object still there (cmd/serve/s3's deleteObject calls it an
 // unsafe operation), and it then lists the empty directory as a prefix,
@@ -109,14 +112,17 @@ func StartServer(t testing.TB) *Server {
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case r.Method == http.MethodDelete || (r.Method == http.MethodPost && r.URL.Query().Has("delete")):
-				s.deletes.Lock()
-				defer s.deletes.Unlock()
+				s.writes.Lock()
+				defer s.writes.Unlock()
 				// A client that dies does not end the delete on the
 				// server: the lock is held until the server is done.
 				r = r.WithContext(context.WithoutCancel(r.Context()))
+			case r.Method == http.MethodGet || r.Method == http.MethodHead:
+				s.writes.RLock()
+				defer s.writes.RUnlock()
 			default:
-				s.deletes.RLock()
-				defer s.deletes.RUnlock()
+				s.writes.Lock()
+				defer s.writes.Unlock()
 			}
 			proxy.ServeHTTP(w, r)
 		}),
