@@ -460,7 +460,7 @@ func (e *Env) captureLocal(ctx context.Context, b *config.Backup, dataDir string
 			res, err := stage.CaptureGroup(ctx, stage.Group{
 				Name: gname, DataDir: dataDir, Include: b.Include, Exclude: b.Exclude,
 				StagingDir: s.dir, Method: mode.method, Attempts: mode.attempts,
-				LeaveSQLiteChecks: true, Unchanged: unchanged,
+				Checks: s.sqlite, Unchanged: unchanged,
 				OnRetry: func(attempt int, why error) {
 					h.Logf("%s: %s/ changed during capture attempt %d (%v); trying again", b.Name, gname, attempt, why)
 				},
@@ -474,9 +474,6 @@ func (e *Env) captureLocal(ctx context.Context, b *config.Backup, dataDir string
 					kind = stage.SQLite
 				}
 				got.add(capturedFile{File: f.File, local: f.Local, kind: kind, source: f.Source, cacheable: f.Cacheable})
-				if f.SQLite != nil && f.Local != "" {
-					s.sqlite.Add(f.Path, f.Local)
-				}
 			}
 			got.mu.Lock()
 			got.captures = append(got.captures, res.Capture)

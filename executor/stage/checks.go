@@ -25,18 +25,25 @@ type SQLiteChecks struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	hashWG sync.WaitGroup
-	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	started bool
-	queued  []sqliteCopy
-	hashes  map[string]HashedCopy
-	results map[string]string
-	errs    []error
+	runs    map[string]*checkRun // by manifest path: the copy last added
 }
 
-type sqliteCopy struct{ rel, path string }
+// checkRun is the work on one copy.
+type checkRun struct {
+	rel, path string
+	ctx       context.Context
+	cancel    context.CancelFunc
+	launched  bool          // under SQLiteChecks.mu
+	hashed    chan struct{} // closed once hash and hashErr are set
+	done      chan struct{} // closed once the work ended
+	hash      HashedCopy
+	hashErr   error
+	res       string
+	err       error
+}
 
 // HashedCopy is a staged copy's size and hex SHA-256.
 type HashedCopy struct {
@@ -50,24 +57,41 @@ type HashedCopy struct {
 // is cancelled. Nothing runs before Start.
 func NewSQLiteChecks(ctx context.Context, known func(rel, sha256 string) bool) *SQLiteChecks {
 	ctx, cancel := context.WithCancel(ctx)
-	return &SQLiteChecks{
-		Known: known, ctx: ctx, cancel: cancel,
-		hashes: map[string]HashedCopy{}, results: map[string]string{},
-	}
+	return &SQLiteChecks{Known: known, ctx: ctx, cancel: cancel, runs: map[string]*checkRun{}}
 }
 
 // Add hands over the staged copy path of rel: it is hashed and checked
-// now if Start was called, or from Start on.
+// now if Start was called, or from Start on. A copy of rel added before
+// is dropped (Drop) first.
 func (c *SQLiteChecks) Add(rel, path string) {
+	c.Drop(rel)
+	ctx, cancel := context.WithCancel(c.ctx)
+	r := &checkRun{rel: rel, path: path, ctx: ctx, cancel: cancel, hashed: make(chan struct{}), done: make(chan struct{})}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.hashWG.Add(1)
-	c.wg.Add(1)
+	c.runs[rel] = r
 	if c.started {
-		go c.run(sqliteCopy{rel, path})
+		c.launch(r)
+	}
+}
+
+// Drop withdraws the copy of rel added last, if any: its work is called
+// off and waited for, and neither its hash nor its check is reported. A
+// capture drops the copies of an attempt it discards before it removes
+// them.
+func (c *SQLiteChecks) Drop(rel string) {
+	c.mu.Lock()
+	r := c.runs[rel]
+	delete(c.runs, rel)
+	launched := r != nil && r.launched
+	c.mu.Unlock()
+	if r == nil {
 		return
 	}
-	c.queued = append(c.queued, sqliteCopy{rel, path})
+	r.cancel()
+	if launched {
+		<-r.done
+	}
 }
 
 // Start starts the work on every copy added so far and on every later one
@@ -80,87 +104,109 @@ func (c *SQLiteChecks) Start() {
 		return
 	}
 	c.started = true
-	for _, q := range c.queued {
-		go c.run(q)
+	for _, r := range c.runs {
+		c.launch(r)
 	}
-	c.queued = nil
 }
 
-func (c *SQLiteChecks) run(q sqliteCopy) {
-	defer c.wg.Done()
-	if err := c.ctx.Err(); err != nil {
-		c.hashWG.Done()
-		return // abandoned
+// launch starts r's work; c.mu is held.
+func (c *SQLiteChecks) launch(r *checkRun) {
+	r.launched = true
+	go r.run(c.Known)
+}
+
+func (r *checkRun) run(known func(rel, sha256 string) bool) {
+	defer close(r.done)
+	defer r.cancel()
+	if err := r.ctx.Err(); err != nil {
+		r.hashErr, r.err = err, err
+		close(r.hashed)
+		return // abandoned or dropped
 	}
 	// The check starts at once, beside the hash, on the other core; it is
 	// called off if the hash shows a copy already checked.
-	checkCtx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
 	type checked struct {
 		res string
 		err error
 	}
 	checkDone := make(chan checked, 1)
 	go func() {
-		res, err := CheckSQLite(checkCtx, q.path)
+		res, err := CheckSQLite(r.ctx, r.path)
 		checkDone <- checked{res, err}
 	}()
-	sum, size, err := HashFile(q.path)
-	known := err == nil && c.Known != nil && c.Known(q.rel, sum)
-	c.mu.Lock()
-	if err != nil {
-		c.errs = append(c.errs, err)
-	} else {
-		c.hashes[q.rel] = HashedCopy{Size: size, SHA256: sum, Reused: known}
-	}
-	c.mu.Unlock()
-	c.hashWG.Done()
-	if err != nil || known {
-		cancel()
+	sum, size, err := HashFile(r.path)
+	isKnown := err == nil && known != nil && known(r.rel, sum)
+	r.hash, r.hashErr = HashedCopy{Size: size, SHA256: sum, Reused: isKnown}, err
+	close(r.hashed)
+	if err != nil || isKnown {
+		r.cancel()
 		<-checkDone
-		if known {
-			c.mu.Lock()
-			c.results[q.rel] = "ok"
-			c.mu.Unlock()
+		if isKnown {
+			r.res = "ok"
 		}
 		return
 	}
-	r := <-checkDone
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r.err != nil {
-		c.errs = append(c.errs, fmt.Errorf("check the copy of %s: %w", q.rel, r.err))
+	ch := <-checkDone
+	if ch.err != nil {
+		r.err = fmt.Errorf("check the copy of %s: %w", r.rel, ch.err)
 		return
 	}
-	c.results[q.rel] = r.res
+	r.res = ch.res
+}
+
+// current returns the copies added and not dropped.
+func (c *SQLiteChecks) current() []*checkRun {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	runs := make([]*checkRun, 0, len(c.runs))
+	for _, r := range c.runs {
+		runs = append(runs, r)
+	}
+	return runs
 }
 
 // Hashes waits until every copy added is hashed (Start must have been
 // called) and returns the hashes by path.
 func (c *SQLiteChecks) Hashes() (map[string]HashedCopy, error) {
-	c.hashWG.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := errors.Join(c.errs...); err != nil {
+	hashes := map[string]HashedCopy{}
+	var errs []error
+	for _, r := range c.current() {
+		<-r.hashed
+		if r.hashErr != nil {
+			errs = append(errs, r.hashErr)
+			continue
+		}
+		hashes[r.rel] = r.hash
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return c.hashes, nil
+	return hashes, nil
 }
 
 // Wait waits for every check and returns each copy's integrity_check
 // result ("ok", or the problems found) by path. A check that could not run
 // is an error; a check that found problems is not, the caller refuses it.
 func (c *SQLiteChecks) Wait() (map[string]string, error) {
-	c.wg.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := errors.Join(c.errs...); err != nil {
+	results := map[string]string{}
+	var errs []error
+	for _, r := range c.current() {
+		<-r.done
+		if r.hashErr != nil {
+			errs = append(errs, r.hashErr)
+		} else if r.err != nil {
+			errs = append(errs, r.err)
+		} else {
+			results[r.rel] = r.res
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	if err := c.ctx.Err(); err != nil {
 		return nil, err
 	}
-	return c.results, nil
+	return results, nil
 }
 
 // Abandon stops the work and waits for it to end: the copies can then be
@@ -168,5 +214,7 @@ func (c *SQLiteChecks) Wait() (map[string]string, error) {
 func (c *SQLiteChecks) Abandon() {
 	c.cancel()
 	c.Start()
-	c.wg.Wait()
+	for _, r := range c.current() {
+		<-r.done
+	}
 }

@@ -111,6 +111,29 @@ func TestSQLiteChecks(t *testing.T) {
 		t.Errorf("results = %q", res)
 	}
 
+	// A copy added again replaces the first; a dropped one is not
+	// reported, whether its work had started or not.
+	c = NewSQLiteChecks(ctx, nil)
+	c.Add("a.db", bad)
+	c.Add("b.db", bad)
+	c.Add("a.db", good) // before Start: replaces the queued bad copy
+	c.Start()
+	c.Add("c.db", bad)
+	c.Drop("b.db") // started
+	c.Drop("c.db") // just started
+	c.Drop("none.db")
+	hashes, err = c.Hashes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodSum, _, _ := HashFile(good)
+	if len(hashes) != 1 || hashes["a.db"].SHA256 != goodSum {
+		t.Errorf("Hashes after replacing and dropping = %+v", hashes)
+	}
+	if res, err = c.Wait(); err != nil || len(res) != 1 || res["a.db"] != "ok" {
+		t.Errorf("results after replacing and dropping = %q, %v", res, err)
+	}
+
 	// Abandoned before Start: nothing runs, Abandon returns.
 	c = NewSQLiteChecks(ctx, nil)
 	c.Add("good.db", good)
@@ -132,7 +155,7 @@ func TestCaptureGroupSkipsUnchangedFiles(t *testing.T) {
 	staging := t.TempDir()
 	asked := map[string]SourceState{}
 	res, err := CaptureGroup(context.Background(), Group{
-		Name: "vector_db", DataDir: data, StagingDir: staging, LeaveSQLiteChecks: true,
+		Name: "vector_db", DataDir: data, StagingDir: staging, Checks: NewSQLiteChecks(context.Background(), nil),
 		Unchanged: func(e Entry, st SourceState) (manifest.File, bool) {
 			asked[e.Rel] = st
 			if e.Rel == "vector_db/seg/header.bin" {

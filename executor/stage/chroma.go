@@ -54,11 +54,14 @@ type Group struct {
 	// OnRetry, if set, is told why an attempt was discarded, before the
 	// pause that precedes the next one.
 	OnRetry func(attempt int, why error)
-	// LeaveSQLiteChecks leaves the hash and the integrity_check of the
-	// group's SQLite copies to the caller (SHA256, Size and IntegrityCheck
-	// empty in the result): both read the whole copy, and outside the
-	// capture they no longer make the group's moment longer.
-	LeaveSQLiteChecks bool
+	// Checks, if set, takes over the hash and the integrity_check of the
+	// group's SQLite copies (SHA256, Size and IntegrityCheck are empty in
+	// the result): both read the whole copy, and outside the capture they
+	// do not make the group's moment longer. The SQLite files are copied
+	// first and each copy is added as soon as it is made, so that its
+	// check runs while the rest of the group is copied; the copies of an
+	// attempt that is discarded are dropped from Checks again.
+	Checks *SQLiteChecks
 	// Unchanged, if set, is asked before each file is copied whether a
 	// file of this state is known already: it returns the file's manifest
 	// entry (as a previous snapshot recorded it) and true, and the file is
@@ -155,7 +158,7 @@ func CaptureGroup(ctx context.Context, g Group) (*GroupResult, error) {
 // a copy of the moment in between does not open (the segment reader fails
 // with "EOF while parsing"). The last attempt takes it as it is, so that a
 // segment left broken that way does not stop the whole backup.
-func captureGroupOnce(ctx context.Context, g Group, root string, last bool) ([]GroupFile, error) {
+func captureGroupOnce(ctx context.Context, g Group, root string, last bool) (_ []GroupFile, err error) {
 	before, err := listGroup(g)
 	if err != nil {
 		return nil, err
@@ -179,16 +182,34 @@ func captureGroupOnce(ctx context.Context, g Group, root string, last bool) ([]G
 	if err := os.RemoveAll(root); err != nil {
 		return nil, err
 	}
-	files := make([]GroupFile, 0, len(before.entries))
-	for _, e := range before.entries {
-		f, err := captureFile(ctx, g, e, before.state[e.Rel])
+	files := make([]GroupFile, len(before.entries))
+	var checking []string
+	defer func() {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, changed("%s disappeared", e.Rel)
+			for _, rel := range checking {
+				g.Checks.Drop(rel)
 			}
-			return nil, err
 		}
-		files = append(files, f)
+	}()
+	// The SQLite files first: their checks start as they are copied.
+	for _, sqlite := range []bool{true, false} {
+		for i, e := range before.entries {
+			if (e.Kind == SQLite) != sqlite {
+				continue
+			}
+			f, err := captureFile(ctx, g, e, before.state[e.Rel])
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil, changed("%s disappeared", e.Rel)
+				}
+				return nil, err
+			}
+			if f.SQLite != nil && f.Local != "" && g.Checks != nil {
+				g.Checks.Add(f.Path, f.Local)
+				checking = append(checking, f.Path)
+			}
+			files[i] = f
+		}
 	}
 	after, err := listGroup(g)
 	if err != nil {
@@ -214,7 +235,7 @@ func captureFile(ctx context.Context, g Group, e Entry, st fileVersion) (GroupFi
 		return GroupFile{}, err
 	}
 	f := GroupFile{File: manifest.File{Path: e.Rel}, Local: dst, Source: ss, Cacheable: e.Kind != SQLite}
-	if e.Kind == SQLite && g.LeaveSQLiteChecks {
+	if e.Kind == SQLite && g.Checks != nil {
 		info, err := CopySQLite(ctx, src, dst)
 		if err != nil {
 			return GroupFile{}, err

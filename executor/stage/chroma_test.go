@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/owui/owui/manifest"
 )
 
 // chromaDir extracts the real Chroma fixture into a fresh data directory
@@ -223,6 +225,85 @@ func TestCaptureGroupRetriesUntilQuiet(t *testing.T) {
 	for _, w := range whys {
 		if !strings.Contains(w, "vector_db/") {
 			t.Errorf("retry reason %q does not name the file", w)
+		}
+	}
+}
+
+// TestCaptureGroupHandsItsSQLiteCopiesToChecks: with Checks set, each
+// attempt adds its copy of chroma.sqlite3 as soon as it is made, before
+// the other files are copied, and drops it when the attempt is discarded:
+// what Checks reports is the copy the capture kept, and nothing after a
+// capture that gave up.
+func TestCaptureGroupHandsItsSQLiteCopiesToChecks(t *testing.T) {
+	fastRetries(t)
+	ctx := context.Background()
+	const rel = "vector_db/chroma.sqlite3"
+	for _, givesUp := range []bool{false, true} {
+		data, seg := chromaDir(t)
+		g := vectorGroup(data, t.TempDir())
+		g.Attempts = 3
+		checks := NewSQLiteChecks(ctx, nil)
+		checks.Start() // the discarded attempts' checks run, and are called off
+		g.Checks = checks
+		attempt := 1
+		// Asked before each segment file is copied: the catalog's copy is
+		// made and being checked by then. A segment file written to in
+		// the first attempt (every attempt, givesUp) discards it.
+		g.Unchanged = func(e Entry, _ SourceState) (manifest.File, bool) {
+			if e.Kind == SQLite {
+				return manifest.File{}, false
+			}
+			if n := len(checks.current()); n != 1 {
+				t.Errorf("givesUp %v attempt %d: %d copies in Checks while the segment files are copied, want 1", givesUp, attempt, n)
+			}
+			if attempt == 1 || givesUp {
+				f, err := os.OpenFile(filepath.Join(seg, "length.bin"), os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.Write([]byte{0})
+				if err := errors.Join(err, f.Close()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return manifest.File{}, false
+		}
+		g.OnRetry = func(n int, why error) {
+			if hashes, err := checks.Hashes(); err != nil || len(hashes) != 0 {
+				t.Errorf("givesUp %v: Checks holds %v (%v) after attempt %d was discarded (%v)", givesUp, hashes, err, n, why)
+			}
+			attempt = n + 1
+		}
+		res, err := CaptureGroup(ctx, g)
+		hashes, herr := checks.Hashes()
+		results, werr := checks.Wait()
+		if givesUp {
+			if !errors.Is(err, ErrKeptChanging) {
+				t.Fatalf("err = %v, want ErrKeptChanging", err)
+			}
+			if len(hashes) != 0 || len(results) != 0 || herr != nil || werr != nil {
+				t.Errorf("after giving up, Checks reports %v %v (%v, %v)", hashes, results, herr, werr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Capture.Attempts != 2 {
+			t.Errorf("captured in %d attempts, want 2", res.Capture.Attempts)
+		}
+		staged := joinRel(g.StagingDir, rel)
+		sum, size, err := HashFile(staged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if herr != nil || werr != nil || len(hashes) != 1 || hashes[rel].SHA256 != sum || hashes[rel].Size != size || results[rel] != "ok" {
+			t.Errorf("Checks reports %+v %q (%v, %v); want the kept copy %s, ok", hashes, results, herr, werr, sum)
+		}
+		for _, f := range res.Files {
+			if f.Path == rel && (f.SQLite == nil || f.SHA256 != "" || f.Local != staged) {
+				t.Errorf("capture result for %s: %+v", rel, f)
+			}
 		}
 	}
 }
