@@ -140,3 +140,66 @@ func (s *Store) ForgetHash(ctx context.Context, path string) error {
 	}
 	return nil
 }
+
+// SQLiteCopy records the copy a capture made of a SQLite source: the
+// source's path, its version when copied (stage.SQLiteVersion), and the
+// copy's SHA-256. The same version later means the same copy.
+type SQLiteCopy struct {
+	Path    string
+	Version string
+	SHA256  string
+}
+
+// SQLiteCopies returns every recorded SQLite copy, by source path.
+func (s *Store) SQLiteCopies(ctx context.Context) (map[string]SQLiteCopy, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT path, version, sha256 FROM database_copies`)
+	if err != nil {
+		return nil, fmt.Errorf("read SQLite copies: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]SQLiteCopy{}
+	for rows.Next() {
+		var c SQLiteCopy
+		if err := rows.Scan(&c.Path, &c.Version, &c.SHA256); err != nil {
+			return nil, fmt.Errorf("read SQLite copies: %w", err)
+		}
+		out[c.Path] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read SQLite copies: %w", err)
+	}
+	return out, nil
+}
+
+// StoreSQLiteCopies records copies, replacing what was recorded for the
+// same sources.
+func (s *Store) StoreSQLiteCopies(ctx context.Context, copies []SQLiteCopy) error {
+	if len(copies) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, c := range copies {
+			if len(c.SHA256) != 64 || c.Version == "" {
+				return fmt.Errorf("copy of %s: version %q, sha256 %q", c.Path, c.Version, c.SHA256)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO database_copies (path, version, sha256) VALUES (?, ?, ?)
+ON CONFLICT (path) DO UPDATE SET version = excluded.version, sha256 = excluded.sha256`, c.Path, c.Version, c.SHA256); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store SQLite copies: %w", err)
+	}
+	return nil
+}
+
+// ForgetSQLiteCopy drops what is recorded for the source at path, so that
+// the next capture copies it again.
+func (s *Store) ForgetSQLiteCopy(ctx context.Context, path string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM database_copies WHERE path = ?`, path); err != nil {
+		return fmt.Errorf("forget the SQLite copy of %s: %w", path, err)
+	}
+	return nil
+}

@@ -109,6 +109,16 @@ CREATE INDEX verifications_snapshot ON verifications (backup, target, snapshot, 
 ALTER TABLE snapshots ADD COLUMN manifest_size INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE snapshots ADD COLUMN manifest_mtime_ns INTEGER NOT NULL DEFAULT 0;
 `,
+	// 6: the SHA-256 of the copy a capture made of each SQLite source, and
+	// the source's version (stage.SQLiteVersion) it was made at, so that
+	// the next capture need not copy a database no one wrote to since.
+	`
+CREATE TABLE database_copies (
+	path    TEXT PRIMARY KEY,
+	version TEXT NOT NULL,
+	sha256  TEXT NOT NULL
+) WITHOUT ROWID;
+`,
 }
 
 // SchemaVersion is the schema version this owui writes.

@@ -746,3 +746,36 @@ func TestVerificationsAndManifestSums(t *testing.T) {
 		t.Error("a verification without target, snapshot and time was recorded")
 	}
 }
+
+// TestSQLiteCopies: a recorded copy is found by its source path, a new
+// one replaces it, a forgotten one is gone, and malformed ones are
+// refused whole.
+func TestSQLiteCopies(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	sum := func(c byte) string { return strings.Repeat(string(c), 64) }
+	a := SQLiteCopy{Path: "/data/webui.db", Version: "v1", SHA256: sum('a')}
+	b := SQLiteCopy{Path: "/data/other.db", Version: "w1", SHA256: sum('b')}
+	if err := s.StoreSQLiteCopies(ctx, []SQLiteCopy{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	a2 := SQLiteCopy{Path: a.Path, Version: "v2", SHA256: sum('c')}
+	if err := s.StoreSQLiteCopies(ctx, []SQLiteCopy{a2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []SQLiteCopy{{Path: "/x", Version: "", SHA256: sum('d')}, {Path: "/x", Version: "v", SHA256: "short"}} {
+		if err := s.StoreSQLiteCopies(ctx, []SQLiteCopy{{Path: "/y", Version: "v", SHA256: sum('e')}, bad}); err == nil {
+			t.Errorf("StoreSQLiteCopies(%+v) = nil error", bad)
+		}
+	}
+	if err := s.ForgetSQLiteCopy(ctx, b.Path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SQLiteCopies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[a.Path] != a2 {
+		t.Errorf("SQLiteCopies = %+v, want only %+v", got, a2)
+	}
+}
