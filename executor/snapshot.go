@@ -76,6 +76,9 @@ type staged struct {
 	compress bool
 	storedMu sync.Mutex
 	stored   map[string]string
+	// forgetDB drops what is recorded of the copy of a SQLite file found
+	// unchanged, when a late copy of it turns out other bytes.
+	forgetDB func(rel string)
 }
 
 // statKey is the stat data a hash cache entry is keyed by, besides the path.
@@ -185,7 +188,9 @@ type stageRun struct {
 	listing *stage.Listing
 	view    targetsView
 	cache   stage.HashCache
-	s       *staged
+	// copies are the SQLite copies earlier captures made, by source path.
+	copies map[string]state.SQLiteCopy
+	s      *staged
 }
 
 // prepareStage resolves the instance, lists its data directory and reads
@@ -223,6 +228,9 @@ func (e *Env) prepareStage(ctx context.Context, b *config.Backup, id string, cre
 	if r.cache, err = e.Store.HashCache(ctx); err != nil {
 		return nil, fmt.Errorf("read hash cache: %w", err)
 	}
+	if r.copies, err = e.Store.SQLiteCopies(ctx); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(e.stagingRoot(), b.Name+"-"+id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -235,6 +243,11 @@ func (e *Env) prepareStage(ctx context.Context, b *config.Backup, id string, cre
 		unstaged: map[string]stage.Kind{},
 		compress: b.Compression == config.CompressionZstd,
 		stored:   map[string]string{},
+		forgetDB: func(rel string) {
+			if err := e.Store.ForgetSQLiteCopy(ctx, filepath.Join(src.dataDir, filepath.FromSlash(rel))); err != nil {
+				e.hooks().Logf("%s: warning: %v", b.Name, err)
+			}
+		},
 		manifest: &manifest.Manifest{
 			FormatVersion: manifest.FormatVersion, Backup: b.Name, Snapshot: id, CreatedAt: created,
 			Instance: inst.Name, Consistency: b.Consistency, OwuiVersion: e.Version,
@@ -265,7 +278,10 @@ func (r *stageRun) run(ctx context.Context) error {
 	start := time.Now()
 	err := r.mode.q.Quiet(ctx, func(ctx context.Context) error {
 		var err error
-		got, err = e.captureLocal(ctx, b, r.src.dataDir, s, c, r.mode, unchangedFunc(r.src.dataDir, r.cache, r.view, s.compress))
+		got, err = e.captureLocal(ctx, b, r.src.dataDir, s, c, r.mode, reuseFuncs{
+			file: unchangedFunc(r.src.dataDir, r.cache, r.view, s.compress),
+			db:   unchangedDBFunc(r.src.dataDir, r.copies, r.view, s.compress),
+		})
 		return err
 	})
 	if dq, ok := r.mode.q.(*dockerQuiescer); ok && s.manifest.Source != nil {
@@ -305,7 +321,8 @@ func (r *stageRun) run(ctx context.Context) error {
 func (r *stageRun) collect(ctx context.Context, got *captured, start time.Time) error {
 	e, b, s := r.e, r.b, r.s
 	h := e.hooks()
-	fresh := map[string]state.HashEntry{} // by manifest path
+	fresh := map[string]state.HashEntry{}     // by manifest path
+	freshDBs := map[string]state.SQLiteCopy{} // by manifest path
 	for _, f := range got.files {
 		if f.local == "" {
 			s.manifest.Files = append(s.manifest.Files, f.File)
@@ -313,9 +330,12 @@ func (r *stageRun) collect(ctx context.Context, got *captured, start time.Time) 
 			continue
 		}
 		s.add(f.File, f.local)
+		src := filepath.Join(s.dataDir, filepath.FromSlash(f.Path))
 		if f.cacheable {
-			src := filepath.Join(s.dataDir, filepath.FromSlash(f.Path))
 			fresh[f.Path] = state.HashEntry{Path: src, Size: f.source.Size, MtimeNs: f.source.MtimeNs, Inode: f.source.Inode}
+		}
+		if f.version != "" {
+			freshDBs[f.Path] = state.SQLiteCopy{Path: src, Version: f.version}
 		}
 	}
 	s.manifest.Captures = got.captures
@@ -338,11 +358,13 @@ func (r *stageRun) collect(ctx context.Context, got *captured, start time.Time) 
 			}
 		}
 	}
-	if err := e.storeCopyHashes(ctx, s, fresh); err != nil {
+	if err := e.storeCopyHashes(ctx, s, fresh, freshDBs); err != nil {
 		h.Logf("%s: warning: %v", b.Name, err)
 	}
 	if ms := s.manifest.Source; ms != nil {
-		if db, ok := s.local["webui.db"]; ok && s.owned(db) {
+		if _, ok := s.unstaged["webui.db"]; ok {
+			ms.AlembicVersion = r.view.alembic // the same copy as the previous snapshots'
+		} else if db, ok := s.local["webui.db"]; ok && s.owned(db) {
 			if v, err := alembicVersion(ctx, db); err != nil {
 				h.Logf("%s: warning: %v", b.Name, err)
 			} else {
@@ -424,6 +446,18 @@ type capturedFile struct {
 	// copy holds its bytes, so its hash may be cached under that state.
 	source    stage.SourceState
 	cacheable bool
+	// version is, for a SQLite copy, the source's version (a settled
+	// stage.SQLiteVersion that did not move during the copy): the copy is
+	// what any later copy at that version would be.
+	version string
+}
+
+// reuseFuncs are what the capture asks before it copies a file: is it
+// unchanged since a previous snapshot every target can re-use it from
+// (unchangedFunc; unchangedDBFunc for the SQLite files outside groups)?
+type reuseFuncs struct {
+	file func(stage.Entry, stage.SourceState) (manifest.File, bool)
+	db   func(rel, version string) (manifest.File, bool)
 }
 
 // captured is what the local capture made; captures add to it at once.
@@ -448,7 +482,7 @@ const localCaptures = 4
 // captureLocal copies into the staging area every file that needs a local
 // copy: it is what runs inside the quiet window. SQLite copies are handed
 // to s.sqlite, which hashes and checks them.
-func (e *Env) captureLocal(ctx context.Context, b *config.Backup, dataDir string, s *staged, c toCapture, mode captureMode, unchanged func(stage.Entry, stage.SourceState) (manifest.File, bool)) (*captured, error) {
+func (e *Env) captureLocal(ctx context.Context, b *config.Backup, dataDir string, s *staged, c toCapture, mode captureMode, reuse reuseFuncs) (*captured, error) {
 	got := &captured{}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(localCaptures)
@@ -460,7 +494,7 @@ func (e *Env) captureLocal(ctx context.Context, b *config.Backup, dataDir string
 			res, err := stage.CaptureGroup(ctx, stage.Group{
 				Name: gname, DataDir: dataDir, Include: b.Include, Exclude: b.Exclude,
 				StagingDir: s.dir, Method: mode.method, Attempts: mode.attempts,
-				Checks: s.sqlite, Unchanged: unchanged,
+				Checks: s.sqlite, Unchanged: reuse.file,
 				OnRetry: func(attempt int, why error) {
 					h.Logf("%s: %s/ changed during capture attempt %d (%v); trying again", b.Name, gname, attempt, why)
 				},
@@ -483,7 +517,7 @@ func (e *Env) captureLocal(ctx context.Context, b *config.Backup, dataDir string
 	}
 	for _, ent := range c.local {
 		g.Go(func() error {
-			return e.captureFile(ctx, dataDir, s, got, ent, mode, unchanged)
+			return e.captureFile(ctx, dataDir, s, got, ent, mode, reuse)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -494,24 +528,18 @@ func (e *Env) captureLocal(ctx context.Context, b *config.Backup, dataDir string
 }
 
 // captureFile copies one file outside the groups into the staging area.
-func (e *Env) captureFile(ctx context.Context, dataDir string, s *staged, got *captured, ent stage.Entry, mode captureMode, unchanged func(stage.Entry, stage.SourceState) (manifest.File, bool)) error {
+func (e *Env) captureFile(ctx context.Context, dataDir string, s *staged, got *captured, ent stage.Entry, mode captureMode, reuse reuseFuncs) error {
 	src := filepath.Join(dataDir, filepath.FromSlash(ent.Rel))
 	dst := filepath.Join(s.dir, filepath.FromSlash(ent.Rel))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
 	if ent.Kind == stage.SQLite {
-		info, err := stage.CopySQLite(ctx, src, dst)
-		if err != nil {
-			return fmt.Errorf("copy sqlite %s: %w", ent.Rel, err)
-		}
-		got.add(capturedFile{File: manifest.File{Path: ent.Rel, SQLite: info}, local: dst, kind: stage.SQLite})
-		s.sqlite.Add(ent.Rel, dst)
-		return nil
+		return e.captureDB(ctx, s, got, ent.Rel, src, dst, reuse.db)
 	}
 	// A file as it was when the previous snapshot took it needs no copy.
 	if st, settled, err := stage.Settled(src); err == nil && settled {
-		if f, ok := unchanged(ent, st); ok {
+		if f, ok := reuse.file(ent, st); ok {
 			got.add(capturedFile{File: f, kind: ent.Kind, source: st})
 			return nil
 		}
@@ -524,6 +552,38 @@ func (e *Env) captureFile(ctx context.Context, dataDir string, s *staged, got *c
 		return fmt.Errorf("copy %s: %w", ent.Rel, err)
 	}
 	got.add(capturedFile{File: manifest.File{Path: ent.Rel, Size: cp.Size, SHA256: cp.SHA256}, local: dst, kind: ent.Kind, source: cp.Source, cacheable: true})
+	return nil
+}
+
+// captureDB copies the SQLite database src, one outside the groups, into
+// the staging area as dst, unless no one wrote to it since a previous
+// snapshot's copy that every target can re-use (unchanged). Its version is
+// read before and after the copy: when it is settled and did not move, the
+// copy is what any copy at that version would be, and is recorded as such
+// (captured.version) for the next capture to ask about.
+func (e *Env) captureDB(ctx context.Context, s *staged, got *captured, rel, src, dst string, unchanged func(rel, version string) (manifest.File, bool)) error {
+	before, settled, err := stage.SQLiteVersion(src)
+	if err != nil {
+		return fmt.Errorf("copy sqlite %s: %w", rel, err)
+	}
+	if settled {
+		if f, ok := unchanged(rel, before); ok {
+			got.add(capturedFile{File: f, kind: stage.SQLite})
+			return nil
+		}
+	}
+	info, err := stage.CopySQLite(ctx, src, dst)
+	if err != nil {
+		return fmt.Errorf("copy sqlite %s: %w", rel, err)
+	}
+	f := capturedFile{File: manifest.File{Path: rel, SQLite: info}, local: dst, kind: stage.SQLite}
+	if settled {
+		if after, _, err := stage.SQLiteVersion(src); err == nil && after == before {
+			f.version = before
+		}
+	}
+	got.add(f)
+	s.sqlite.Add(rel, dst)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/owui/owui/config"
@@ -26,6 +27,9 @@ type targetsView struct {
 	// on every target holds (the same bytes on each), when every target
 	// can re-use files without sending them.
 	reusable func(rel string) (manifest.File, bool)
+	// alembic is the webui.db schema revision the newest complete
+	// snapshots record, when every target has one and they agree.
+	alembic string
 }
 
 // notUploads is the set of listed files that a capture copies: those that
@@ -52,6 +56,7 @@ func (e *Env) viewTargets(ctx context.Context, b *config.Backup, captured map[st
 	checked := map[[2]string]bool{}
 	var common map[string]manifest.File // nil until the first target
 	local := 0
+	var alembics []string
 	for _, name := range b.To {
 		t, err := e.Target(ctx, name)
 		var m *manifest.Manifest
@@ -67,8 +72,14 @@ func (e *Env) viewTargets(ctx context.Context, b *config.Backup, captured map[st
 			common = map[string]manifest.File{}
 		}
 		if m == nil {
+			alembics = append(alembics, "")
 			continue
 		}
+		alembic := ""
+		if m.Source != nil {
+			alembic = m.Source.AlembicVersion
+		}
+		alembics = append(alembics, alembic)
 		files := make(map[string]manifest.File, len(captured))
 		for _, f := range m.Files {
 			if !captured[f.Path] {
@@ -89,7 +100,7 @@ func (e *Env) viewTargets(ctx context.Context, b *config.Backup, captured map[st
 			}
 		}
 	}
-	return targetsView{
+	view := targetsView{
 		checked:    func(rel, sum string) bool { return checked[[2]string{rel, sum}] },
 		hashOnSend: len(b.To) == 1 && local == 1,
 		reusable: func(rel string) (manifest.File, bool) {
@@ -97,6 +108,10 @@ func (e *Env) viewTargets(ctx context.Context, b *config.Backup, captured map[st
 			return f, ok
 		},
 	}
+	if len(slices.Compact(alembics)) == 1 {
+		view.alembic = alembics[0]
+	}
+	return view
 }
 
 // unchangedFunc returns what the capture asks before copying a file: is it
@@ -124,39 +139,76 @@ func unchangedFunc(dataDir string, cache stage.HashCache, view targetsView, comp
 		if (ent.Kind == stage.SQLite) != (prev.SQLite != nil) {
 			return manifest.File{}, false
 		}
-		if (prev.Stored != nil) != (compress && prev.SQLite != nil) {
-			return manifest.File{}, false
-		}
-		if prev.SQLite != nil {
-			if prev.SQLite.IntegrityCheck != "ok" || prev.SQLite.Method != stage.MethodSharedLockCopy {
+		if prev.SQLite == nil {
+			if prev.Stored != nil {
 				return manifest.File{}, false
 			}
-			info := *prev.SQLite
-			info.SourceHoldMillis = 0 // not read this time
-			prev.SQLite = &info
+			return prev, true
 		}
-		return prev, true
+		if prev.SQLite.Method != stage.MethodSharedLockCopy {
+			return manifest.File{}, false
+		}
+		return reusedDB(prev, compress)
 	}
+}
+
+// unchangedDBFunc returns what the capture asks before copying a SQLite
+// file outside the groups, given its settled version
+// (stage.SQLiteVersion): is it unchanged since a previous snapshot every
+// target can re-use it from? It is, when a capture copied it at this very
+// version (copies) and every target's newest complete snapshot holds that
+// copy, which passed integrity_check; with compress, stored compressed.
+func unchangedDBFunc(dataDir string, copies map[string]state.SQLiteCopy, view targetsView, compress bool) func(rel, version string) (manifest.File, bool) {
+	return func(rel, version string) (manifest.File, bool) {
+		prev, ok := view.reusable(rel)
+		if !ok || prev.SQLite == nil {
+			return manifest.File{}, false
+		}
+		c, ok := copies[filepath.Join(dataDir, filepath.FromSlash(rel))]
+		if !ok || c.Version != version || c.SHA256 != prev.SHA256 {
+			return manifest.File{}, false
+		}
+		return reusedDB(prev, compress)
+	}
+}
+
+// reusedDB returns prev, a previous snapshot's SQLite copy, as this
+// snapshot's, if it passed integrity_check and is stored as the policy
+// says (compressed or not).
+func reusedDB(prev manifest.File, compress bool) (manifest.File, bool) {
+	if prev.SQLite.IntegrityCheck != "ok" || (prev.Stored != nil) != compress {
+		return manifest.File{}, false
+	}
+	info := *prev.SQLite
+	info.SourceHoldMillis = 0 // not read this time
+	prev.SQLite = &info
+	return prev, true
 }
 
 // storeCopyHashes adds to the hash cache the hashes of staged copies that
 // hold their sources' bytes, keyed by the sources' states (fresh, by
-// manifest path).
-func (e *Env) storeCopyHashes(ctx context.Context, s *staged, fresh map[string]state.HashEntry) error {
-	if len(fresh) == 0 {
-		return nil
-	}
-	entries := make([]state.HashEntry, 0, len(fresh))
+// manifest path), and records the SQLite copies made at a known version of
+// their sources (dbs, by manifest path).
+func (e *Env) storeCopyHashes(ctx context.Context, s *staged, fresh map[string]state.HashEntry, dbs map[string]state.SQLiteCopy) error {
+	var entries []state.HashEntry
+	var copies []state.SQLiteCopy
 	for _, f := range s.manifest.Files {
-		if he, ok := fresh[f.Path]; ok && f.SHA256 != "" {
+		if f.SHA256 == "" {
+			continue
+		}
+		if he, ok := fresh[f.Path]; ok {
 			he.SHA256 = f.SHA256
 			entries = append(entries, he)
+		}
+		if c, ok := dbs[f.Path]; ok {
+			c.SHA256 = f.SHA256
+			copies = append(copies, c)
 		}
 	}
 	if err := e.Store.StoreHashes(ctx, entries); err != nil {
 		return fmt.Errorf("store hash cache: %w", err)
 	}
-	return nil
+	return e.Store.StoreSQLiteCopies(ctx, copies)
 }
 
 // lateCopy is the copy of an unstaged file made when a target needs it.
@@ -208,6 +260,9 @@ func (s *staged) stageLate(ctx context.Context, f *manifest.File) (string, error
 		case err != nil:
 			lc.err = err
 		case sum != f.SHA256 || size != f.Size:
+			if s.unstaged[f.Path] == stage.SQLite && s.forgetDB != nil {
+				s.forgetDB(f.Path) // the next capture copies it again
+			}
 			lc.err = fmt.Errorf("%s changed since the capture found it unchanged, and the previous snapshot's copy cannot be re-used here; the next run captures it again", f.Path)
 		case f.Stored != nil:
 			lc.local, lc.err = compressLate(ctx, f, dst)

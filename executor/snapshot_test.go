@@ -275,3 +275,112 @@ func corruptIndex(t *testing.T, path string) {
 		}
 	}
 }
+
+// TestUnchangedDatabaseIsNotCopied: with Open WebUI's connection to
+// webui.db open (WAL mode, -wal and -shm beside it), a snapshot taken when
+// no one wrote to the database since the previous one re-uses that copy
+// without reading the database; a commit, even one left in -wal, makes the
+// next snapshot copy it again, and that copy holds the commit. When the
+// target lost the previous copy, the late copy made then is the same
+// bytes, and the snapshot is complete.
+func TestUnchangedDatabaseIsNotCopied(t *testing.T) {
+	data := dataDir(t, 3)
+	db, err := sql.Open("sqlite", filepath.Join(data, "webui.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	commit := func(body string) {
+		t.Helper()
+		if _, err := db.Exec("INSERT INTO chat (body) VALUES (?)", body); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // older than a timestamp tick
+	}
+	commit("the app is running")
+	remote := filepath.Join(t.TempDir(), "backups")
+	hooks := &snapHooks{}
+	e := newEnv(t, data, remote, hooks)
+	ctx := context.Background()
+	day := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
+	apply := func() (*executor.Result, *manifest.Manifest, manifest.File) {
+		t.Helper()
+		day = day.Add(25 * time.Hour)
+		hooks.lines = nil
+		res, _ := e.applyAt(t, ctx, day)
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		m := checkTargetMatchesManifest(t, e, remote, planner.SnapshotID(day))
+		for _, f := range m.Files {
+			if f.Path == "webui.db" {
+				return res, m, f
+			}
+		}
+		t.Fatal("no webui.db in the manifest")
+		return nil, nil, manifest.File{}
+	}
+	dbOn := func(m *manifest.Manifest) string {
+		return filepath.Join(remote, "daily", m.Snapshot, "webui.db")
+	}
+	chats := func(m *manifest.Manifest) int {
+		t.Helper()
+		dir := filepath.Join(t.TempDir(), "restored")
+		if _, err := e.Restore(ctx, executor.RestoreOptions{Backup: "daily", Snapshot: m.Snapshot, Dir: dir}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := sql.Open("sqlite", filepath.Join(dir, "webui.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var n int
+		if err := r.QueryRow("SELECT count(*) FROM chat").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	_, m1, f1 := apply()
+	if f1.SQLite.SourceHoldMillis == 0 && f1.SQLite.Method == "" {
+		t.Errorf("first snapshot: webui.db not copied: %+v", f1.SQLite)
+	}
+	res, m2, f2 := apply()
+	if o := snapshotOutcome(t, res); o.Uploaded != 0 {
+		t.Errorf("no-change snapshot uploaded %d files, want 0", o.Uploaded)
+	}
+	if !hooks.saw("1 files unchanged since the previous snapshot were not copied") {
+		t.Errorf("webui.db copied again though no one wrote to it: %q", hooks.lines)
+	}
+	if f2.SHA256 != f1.SHA256 || inode(t, dbOn(m1)) != inode(t, dbOn(m2)) || f2.SQLite.IntegrityCheck != "ok" {
+		t.Errorf("no-change snapshot's webui.db %+v is not the first one's %+v", f2, f1)
+	}
+
+	commit("one more, still in -wal")
+	if fi, err := os.Stat(filepath.Join(data, "webui.db-wal")); err != nil || fi.Size() == 0 {
+		t.Fatalf("the commit is not in -wal: %v, %v", fi, err)
+	}
+	_, m3, f3 := apply()
+	if f3.SHA256 == f2.SHA256 || inode(t, dbOn(m3)) == inode(t, dbOn(m2)) {
+		t.Errorf("webui.db not copied again after a commit")
+	}
+	if n1, n3 := chats(m1), chats(m3); n1 != 3 || n3 != 4 {
+		t.Errorf("restored chats: first snapshot %d, after the commit %d; want 3, 4", n1, n3)
+	}
+
+	// The target loses the copy the next snapshot would re-use.
+	if err := os.Remove(dbOn(m3)); err != nil {
+		t.Fatal(err)
+	}
+	res, m4, f4 := apply()
+	if o := snapshotOutcome(t, res); o.Uploaded != 1 {
+		t.Errorf("after the target lost webui.db: %d files uploaded, want 1 (the late copy)", o.Uploaded)
+	}
+	if !hooks.saw("1 files unchanged since the previous snapshot were not copied") || f4.SHA256 != f3.SHA256 {
+		t.Errorf("late copy: webui.db %+v, want %s found unchanged; log %q", f4, f3.SHA256, hooks.lines)
+	}
+	if n := chats(m4); n != 4 {
+		t.Errorf("restored chats after the late copy: %d, want 4", n)
+	}
+}
