@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -383,4 +384,78 @@ func TestUnchangedDatabaseIsNotCopied(t *testing.T) {
 	if n := chats(m4); n != 4 {
 		t.Errorf("restored chats after the late copy: %d, want 4", n)
 	}
+}
+
+// TestUnchangedDatabaseUnderALiveWriter: Open WebUI's connection commits
+// in bursts with quiet spells between them while snapshots are taken one
+// after another, some during a burst, some in a quiet spell. Every snapshot
+// holds at least every chat committed before its apply started, whether
+// its webui.db was copied or re-used.
+func TestUnchangedDatabaseUnderALiveWriter(t *testing.T) {
+	data := dataDir(t, 2)
+	db, err := sql.Open("sqlite", filepath.Join(data, "webui.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var committed atomic.Int64
+	committed.Store(2)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			for range 20 { // a burst
+				if _, err := db.Exec("INSERT INTO chat (body) VALUES ('burst')"); err != nil {
+					t.Error(err)
+					return
+				}
+				committed.Add(1)
+				time.Sleep(time.Millisecond)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(50+i%4*50) * time.Millisecond): // a quiet spell
+			}
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+	remote := filepath.Join(t.TempDir(), "backups")
+	hooks := &snapHooks{}
+	e := newEnv(t, data, remote, hooks)
+	ctx := context.Background()
+	day := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
+	reused := 0
+	for i := range 12 {
+		day = day.Add(25 * time.Hour)
+		hooks.lines = nil
+		before := committed.Load()
+		res, _ := e.applyAt(t, ctx, day)
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if hooks.saw("1 files unchanged since the previous snapshot were not copied") {
+			reused++
+		}
+		dir := filepath.Join(t.TempDir(), "restored")
+		if _, err := e.Restore(ctx, executor.RestoreOptions{Backup: "daily", Snapshot: planner.SnapshotID(day), Dir: dir}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := sql.Open("sqlite", filepath.Join(dir, "webui.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		err = r.QueryRow("SELECT count(*) FROM chat").Scan(&n)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < before {
+			t.Errorf("snapshot %d holds %d chats; %d were committed before its apply started", i, n, before)
+		}
+		time.Sleep(time.Duration(i%3*40) * time.Millisecond)
+	}
+	t.Logf("webui.db re-used by %d of 12 snapshots", reused)
 }
