@@ -325,23 +325,7 @@ func TestUnchangedDatabaseIsNotCopied(t *testing.T) {
 	dbOn := func(m *manifest.Manifest) string {
 		return filepath.Join(remote, "daily", m.Snapshot, "webui.db")
 	}
-	chats := func(m *manifest.Manifest) int {
-		t.Helper()
-		dir := filepath.Join(t.TempDir(), "restored")
-		if _, err := e.Restore(ctx, executor.RestoreOptions{Backup: "daily", Snapshot: m.Snapshot, Dir: dir}); err != nil {
-			t.Fatal(err)
-		}
-		r, err := sql.Open("sqlite", filepath.Join(dir, "webui.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		var n int
-		if err := r.QueryRow("SELECT count(*) FROM chat").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	chats := func(m *manifest.Manifest) int64 { return restoredChats(t, e, m.Snapshot) }
 
 	_, m1, f1 := apply()
 	if f1.SQLite.SourceHoldMillis == 0 && f1.SQLite.Method == "" {
@@ -438,24 +422,30 @@ func TestUnchangedDatabaseUnderALiveWriter(t *testing.T) {
 		if hooks.saw("1 files unchanged since the previous snapshot were not copied") {
 			reused++
 		}
-		dir := filepath.Join(t.TempDir(), "restored")
-		if _, err := e.Restore(ctx, executor.RestoreOptions{Backup: "daily", Snapshot: planner.SnapshotID(day), Dir: dir}); err != nil {
-			t.Fatal(err)
-		}
-		r, err := sql.Open("sqlite", filepath.Join(dir, "webui.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n int64
-		err = r.QueryRow("SELECT count(*) FROM chat").Scan(&n)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n < before {
+		if n := restoredChats(t, e, planner.SnapshotID(day)); n < before {
 			t.Errorf("snapshot %d holds %d chats; %d were committed before its apply started", i, n, before)
 		}
 		time.Sleep(time.Duration(i%3*40) * time.Millisecond)
 	}
 	t.Logf("webui.db re-used by %d of 12 snapshots", reused)
+}
+
+// restoredChats restores snapshot id of daily and counts the chats in its
+// webui.db.
+func restoredChats(t *testing.T, e *env, id string) int64 {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "restored")
+	if _, err := e.Restore(context.Background(), executor.RestoreOptions{Backup: "daily", Snapshot: id, Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sql.Open("sqlite", filepath.Join(dir, "webui.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var n int64
+	if err := r.QueryRow("SELECT count(*) FROM chat").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
