@@ -199,8 +199,9 @@ func (e *Env) sendTo(ctx context.Context, b *config.Backup, tname string, s *sta
 	}
 	var pm *manifest.Manifest
 	if prev := newestComplete(obs, b.Name, tname); prev != "" {
-		m, err := t.ReadManifest(ctx, b.Name, prev)
-		if err != nil {
+		if m := s.prev[tname]; m != nil && m.Snapshot == prev {
+			pm = m // read while staging
+		} else if m, err := t.ReadManifest(ctx, b.Name, prev); err != nil {
 			e.hooks().Logf("warning: %s on %s: cannot read the manifest of %s, sending every file: %v", b.Name, tname, prev, err)
 		} else {
 			pm = m

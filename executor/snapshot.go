@@ -79,6 +79,9 @@ type staged struct {
 	// forgetDB drops what is recorded of the copy of a SQLite file found
 	// unchanged, when a late copy of it turns out other bytes.
 	forgetDB func(rel string)
+	// prev are the manifests the capture read of the newest complete
+	// snapshot on each target (targetsView.prev).
+	prev map[string]*manifest.Manifest
 }
 
 // statKey is the stat data a hash cache entry is keyed by, besides the path.
@@ -240,6 +243,7 @@ func (e *Env) prepareStage(ctx context.Context, b *config.Backup, id string, cre
 		dataDir:  src.dataDir,
 		local:    map[string]string{},
 		sqlite:   stage.NewSQLiteChecks(ctx, r.view.checked),
+		prev:     r.view.prev,
 		unstaged: map[string]stage.Kind{},
 		compress: b.Compression == config.CompressionZstd,
 		stored:   map[string]string{},

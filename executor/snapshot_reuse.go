@@ -30,6 +30,9 @@ type targetsView struct {
 	// alembic is the webui.db schema revision the newest complete
 	// snapshots record, when every target has one and they agree.
 	alembic string
+	// prev holds, by target name, the manifest of the newest complete
+	// snapshot read there: sending builds on it without reading it again.
+	prev map[string]*manifest.Manifest
 }
 
 // notUploads is the set of listed files that a capture copies: those that
@@ -54,6 +57,7 @@ func (e *Env) viewTargets(ctx context.Context, b *config.Backup, captured map[st
 		e.hooks().Logf("%s: warning: %v", b.Name, err)
 	}
 	checked := map[[2]string]bool{}
+	prevs := map[string]*manifest.Manifest{}
 	var common map[string]manifest.File // nil until the first target
 	local := 0
 	var alembics []string
@@ -75,6 +79,7 @@ func (e *Env) viewTargets(ctx context.Context, b *config.Backup, captured map[st
 			alembics = append(alembics, "")
 			continue
 		}
+		prevs[name] = m
 		alembic := ""
 		if m.Source != nil {
 			alembic = m.Source.AlembicVersion
@@ -101,6 +106,7 @@ func (e *Env) viewTargets(ctx context.Context, b *config.Backup, captured map[st
 		}
 	}
 	view := targetsView{
+		prev:       prevs,
 		checked:    func(rel, sum string) bool { return checked[[2]string{rel, sum}] },
 		hashOnSend: len(b.To) == 1 && local == 1,
 		reusable: func(rel string) (manifest.File, bool) {

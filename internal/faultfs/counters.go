@@ -14,7 +14,7 @@ import (
 // as long as the cache keeps it: Remote gives every wrapper a name of its own.
 type Counters struct {
 	writes, succeeded, baseErrors, failed, transient, refused, hung atomic.Int64
-	reads, shortReads                                               atomic.Int64
+	opens, reads, shortReads                                        atomic.Int64
 
 	mu   sync.Mutex
 	gate chan struct{} // non-nil while held
@@ -38,6 +38,9 @@ type Stats struct {
 	Refused int64
 	// Hung counts writes that blocked until their context ended.
 	Hung int64
+	// Opens counts successful opens of the objects faults apply to (all
+	// of them without match), for reading, short_reads or not.
+	Opens int64
 	// Reads counts opens that short_reads applied to; ShortReads those cut short.
 	Reads, ShortReads int64
 }
@@ -47,7 +50,7 @@ func (c *Counters) Stats() Stats {
 	return Stats{
 		Writes: c.writes.Load(), Succeeded: c.succeeded.Load(), BaseErrors: c.baseErrors.Load(), Failed: c.failed.Load(),
 		Transient: c.transient.Load(), Refused: c.refused.Load(), Hung: c.hung.Load(),
-		Reads: c.reads.Load(), ShortReads: c.shortReads.Load(),
+		Opens: c.opens.Load(), Reads: c.reads.Load(), ShortReads: c.shortReads.Load(),
 	}
 }
 

@@ -51,12 +51,16 @@ func (o *Object) SetModTime(ctx context.Context, t time.Time) error {
 	return o.Object.SetModTime(ctx, t)
 }
 
-// Open opens the object in the base; with short_reads the reader ends
-// early.
+// Open opens the object in the base, counted in Opens when it matches;
+// with short_reads the reader ends early.
 func (o *Object) Open(ctx context.Context, options ...fs.OpenOption) (io.ReadCloser, error) {
 	rc, err := o.Object.Open(ctx, options...)
-	if err != nil || o.f.opt.ShortReads == shortOff || !o.f.matches(o.Remote()) {
+	if err != nil || !o.f.matches(o.Remote()) {
 		return rc, err
+	}
+	o.f.c.opens.Add(1)
+	if o.f.opt.ShortReads == shortOff {
+		return rc, nil
 	}
 	o.f.c.reads.Add(1)
 	start := openOffset(options)
