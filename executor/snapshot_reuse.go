@@ -49,8 +49,9 @@ func notUploads(entries []stage.Entry) map[string]bool {
 
 // viewTargets opens b's targets and reads the manifest of the newest
 // complete snapshot on each, as state records them; of the files, it keeps
-// those in captured. It never fails: what it cannot learn only costs time
-// (a check or a hash done again).
+// those in captured, and each manifest whole for the send to build on. It
+// never fails: what it cannot learn only costs time (a check or a hash
+// done again).
 func (e *Env) viewTargets(ctx context.Context, b *config.Backup, captured map[string]bool) targetsView {
 	obs, err := ObservedFromState(ctx, e.Store)
 	if err != nil {
