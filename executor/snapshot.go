@@ -178,7 +178,7 @@ func (e *Env) stage(ctx context.Context, b *config.Backup, id string, created ti
 	}
 	slices.SortFunc(s.manifest.Files, func(a, b manifest.File) int { return strings.Compare(a.Path, b.Path) })
 	s.sqliteDone = make(chan struct{})
-	go s.finishChecks()
+	go s.finishChecks(e.hooks().Logf)
 	return s, nil
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -16,13 +18,25 @@ import (
 )
 
 // finishChecks waits for the integrity_check of every SQLite copy and
-// records the results in the manifest, before any target writes it.
-func (s *staged) finishChecks() {
+// records the results in the manifest, before any target writes it. It
+// logs what each check that ran found and how long it took.
+func (s *staged) finishChecks(logf func(format string, args ...any)) {
 	defer close(s.sqliteDone)
 	res, err := s.sqlite.Wait()
 	if err != nil {
 		s.sqliteErr = err
 		return
+	}
+	if took := s.sqlite.Took(); len(took) > 0 {
+		var ran []string
+		for _, rel := range slices.Sorted(maps.Keys(took)) {
+			verdict := "ok"
+			if res[rel] != "ok" {
+				verdict = "failed" // the error below says how
+			}
+			ran = append(ran, fmt.Sprintf("%s %s in %s", rel, verdict, took[rel].Round(time.Millisecond)))
+		}
+		logf("%s: integrity_check of the SQLite copies: %s", s.manifest.Backup, strings.Join(ran, ", "))
 	}
 	var bad []error
 	for i := range s.manifest.Files {

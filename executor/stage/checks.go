@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // SQLiteChecks hashes staged SQLite copies and runs their integrity_check,
@@ -43,6 +44,7 @@ type checkRun struct {
 	hashErr   error
 	res       string
 	err       error
+	took      time.Duration // of the integrity_check, when it ran to its end
 }
 
 // HashedCopy is a staged copy's size and hex SHA-256.
@@ -126,13 +128,15 @@ func (r *checkRun) run(known func(rel, sha256 string) bool) {
 	// The check starts at once, beside the hash, on the other core; it is
 	// called off if the hash shows a copy already checked.
 	type checked struct {
-		res string
-		err error
+		res  string
+		err  error
+		took time.Duration
 	}
 	checkDone := make(chan checked, 1)
 	go func() {
+		start := time.Now()
 		res, err := CheckSQLite(r.ctx, r.path)
-		checkDone <- checked{res, err}
+		checkDone <- checked{res, err, time.Since(start)}
 	}()
 	sum, size, err := HashFile(r.path)
 	isKnown := err == nil && known != nil && known(r.rel, sum)
@@ -151,7 +155,7 @@ func (r *checkRun) run(known func(rel, sha256 string) bool) {
 		r.err = fmt.Errorf("check the copy of %s: %w", r.rel, ch.err)
 		return
 	}
-	r.res = ch.res
+	r.res, r.took = ch.res, ch.took
 }
 
 // current returns the copies added and not dropped.
@@ -207,6 +211,19 @@ func (c *SQLiteChecks) Wait() (map[string]string, error) {
 		return nil, err
 	}
 	return results, nil
+}
+
+// Took waits for every check and returns how long each integrity_check
+// that ran to its end took, by path: not the copies Known knew.
+func (c *SQLiteChecks) Took() map[string]time.Duration {
+	took := map[string]time.Duration{}
+	for _, r := range c.current() {
+		<-r.done
+		if r.took > 0 {
+			took[r.rel] = r.took
+		}
+	}
+	return took
 }
 
 // Abandon stops the work and waits for it to end: the copies can then be

@@ -110,6 +110,9 @@ func TestSQLiteChecks(t *testing.T) {
 	if res["good.db"] != "ok" || res["known.db"] != "ok" || res["bad.db"] == "ok" || res["bad.db"] == "" {
 		t.Errorf("results = %q", res)
 	}
+	if took := c.Took(); len(took) != 2 || took["good.db"] <= 0 || took["bad.db"] <= 0 {
+		t.Errorf("Took = %v, want the good and the bad copy's checks and not the known one's", took)
+	}
 
 	// A copy added again replaces the first; a dropped one is not
 	// reported, whether its work had started or not.
