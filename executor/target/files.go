@@ -415,6 +415,11 @@ func (t *Target) link(ctx context.Context, src fs.Object, srcRemote, dstRemote s
 // no round trip through rclone: for thousands of unchanged uploads the
 // rclone objects cost more than the links. A missing source, or a link the
 // file system refuses, yields false.
+//
+// The link is tried first: the directory is made only when it is missing,
+// and a file in the way (left by an apply killed under the same snapshot
+// id) removed only when there is one, three system calls a file where a
+// no-change snapshot of 20,000 uploads is nothing but these links.
 func (t *Target) linkPlain(srcRemote, dstRemote string) (bool, error) {
 	from, _ := t.localPath(srcRemote)
 	to, _ := t.localPath(dstRemote)
@@ -422,13 +427,20 @@ func (t *Target) linkPlain(srcRemote, dstRemote string) (bool, error) {
 	if err != nil || !st.Mode().IsRegular() {
 		return false, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o777); err != nil {
-		return false, err
+	err = os.Link(from, to)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(to), 0o777); err != nil {
+			return false, err
+		}
+		err = os.Link(from, to)
 	}
-	if err := os.Remove(to); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return false, err
+	if errors.Is(err, os.ErrExist) {
+		if err := os.Remove(to); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return false, err
+		}
+		err = os.Link(from, to)
 	}
-	if err := os.Link(from, to); err != nil {
+	if err != nil {
 		return false, nil
 	}
 	if lt, err := os.Lstat(to); err != nil || !os.SameFile(st, lt) {

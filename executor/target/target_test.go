@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,6 +112,47 @@ func TestCopyExistingReuses(t *testing.T) {
 				t.Errorf("IsLocal() = %v", tg.IsLocal())
 			}
 		})
+	}
+}
+
+// TestCopyExistingLinksOverLeftovers: on a plain local target a file left
+// in the way by a killed apply (same snapshot id) is replaced by the link,
+// a link made twice stays one, and a missing source yields false without
+// making the snapshot's directory.
+func TestCopyExistingLinksOverLeftovers(t *testing.T) {
+	ctx := context.Background()
+	root := localDir(t)
+	tg := open(t, root, nil)
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.PutFile(ctx, "daily", "a", "uploads/f", p); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(root, "daily", "a", "uploads", "f")
+	dst := filepath.Join(root, "daily", "b", "uploads", "f")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, []byte("half a leftover"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if ok, err := tg.CopyExisting(ctx, "daily", "a", "b", "uploads/f"); !ok || err != nil {
+			t.Fatalf("CopyExisting = %v, %v; want true, nil", ok, err)
+		}
+		a, _ := os.Stat(src)
+		b, _ := os.Stat(dst)
+		if !os.SameFile(a, b) {
+			t.Fatalf("%s is not a link to %s", dst, src)
+		}
+	}
+	if ok, err := tg.CopyExisting(ctx, "daily", "a", "c", "uploads/missing"); ok || err != nil {
+		t.Errorf("CopyExisting of a missing file = %v, %v; want false, nil", ok, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "daily", "c")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed link made its snapshot directory: %v", err)
 	}
 }
 
