@@ -33,22 +33,10 @@ RUNS=${RUNS:-3}
 W=${BENCH_DIR:-/tmp/owui-bench-check}
 RESULTS=${RESULTS:-$HERE/RESULTS-check.md}
 die() { echo "bench/check-cost.sh: $*" >&2; exit 1; }
-need=()
-for pair in rclone:rclone rsync:rsync bc:bc; do
-	command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
-done
-if ((${#need[@]})); then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null ||
-		die "apt-get install ${need[*]} failed"
-fi
-W=$(realpath -m "$W")
-case $W in / | /tmp | "$HOME" | /work | /work/* | "$ROOT" | "$ROOT"/*) die "refusing to use $W as BENCH_DIR" ;; esac
-if [[ -e $W ]]; then
-	[[ -e $W/.owui-bench-check ]] || die "$W exists and was not made by this script"
-	rm -rf "$W"
-fi
-mkdir -p "$W"
-touch "$W/.owui-bench-check"
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+need_packages rclone:rclone rsync:rsync bc:bc
+fresh_bench_dir .owui-bench-check
 export RCLONE_CONFIG=$W/rclone.conf
 : >"$RCLONE_CONFIG"
 START=$(date -u +%s)

@@ -25,22 +25,10 @@ W=${BENCH_DIR:-/tmp/owui-bench-compression}
 RESULTS=${RESULTS:-$HERE/RESULTS-compression.md}
 TIME=/usr/bin/time
 die() { echo "bench/compression.sh: $*" >&2; exit 1; }
-need=()
-for pair in restic:restic jq:jq "$TIME":time; do
-	command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
-done
-if ((${#need[@]})); then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null ||
-		die "apt-get install ${need[*]} failed"
-fi
-W=$(realpath -m "$W")
-case $W in / | /tmp | "$HOME" | /work | /work/* | "$ROOT" | "$ROOT"/*) die "refusing to use $W as BENCH_DIR" ;; esac
-if [[ -e $W ]]; then
-	[[ -e $W/.owui-bench-compression ]] || die "$W exists and was not made by this script"
-	rm -rf "$W"
-fi
-mkdir -p "$W"
-touch "$W/.owui-bench-compression"
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+need_packages restic:restic jq:jq "$TIME":time
+fresh_bench_dir .owui-bench-compression
 export RCLONE_CONFIG=$W/rclone.conf RESTIC_PASSWORD=owui-bench
 : >"$RCLONE_CONFIG"
 OWUI=$W/owui
