@@ -392,14 +392,8 @@ func (t *Target) CopyExisting(ctx context.Context, backup, fromID, toID, rel str
 func (t *Target) link(ctx context.Context, src fs.Object, srcRemote, dstRemote string) (bool, error) {
 	from, _ := t.localPath(srcRemote)
 	to, _ := t.localPath(dstRemote)
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+	if ok, err := hardLink(from, to, 0o755); !ok || err != nil {
 		return false, err
-	}
-	if err := os.Remove(to); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return false, err
-	}
-	if err := os.Link(from, to); err != nil {
-		return false, nil
 	}
 	// Check through rclone that the link is the file it should be, in case
 	// the local path was computed differently from rclone's own encoding.
@@ -415,11 +409,6 @@ func (t *Target) link(ctx context.Context, src fs.Object, srcRemote, dstRemote s
 // no round trip through rclone: for thousands of unchanged uploads the
 // rclone objects cost more than the links. A missing source, or a link the
 // file system refuses, yields false.
-//
-// The link is tried first: the directory is made only when it is missing,
-// and a file in the way (left by an apply killed under the same snapshot
-// id) removed only when there is one, three system calls a file where a
-// no-change snapshot of 20,000 uploads is nothing but these links.
 func (t *Target) linkPlain(srcRemote, dstRemote string) (bool, error) {
 	from, _ := t.localPath(srcRemote)
 	to, _ := t.localPath(dstRemote)
@@ -427,9 +416,26 @@ func (t *Target) linkPlain(srcRemote, dstRemote string) (bool, error) {
 	if err != nil || !st.Mode().IsRegular() {
 		return false, nil
 	}
-	err = os.Link(from, to)
+	if ok, err := hardLink(from, to, 0o777); !ok || err != nil {
+		return false, err
+	}
+	if lt, err := os.Lstat(to); err != nil || !os.SameFile(st, lt) {
+		_ = os.Remove(to)
+		return false, nil
+	}
+	return true, nil
+}
+
+// hardLink links to to from, making to's directory (with dirMode) and
+// removing a file in the way (left by an apply killed under the same
+// snapshot id) only when the link says so: three system calls a file where
+// a no-change snapshot of 20,000 uploads is nothing but these links. A
+// link the file system refuses yields false and no error; an error is a
+// directory it could not make or a file it could not remove.
+func hardLink(from, to string, dirMode os.FileMode) (bool, error) {
+	err := os.Link(from, to)
 	if errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(to), 0o777); err != nil {
+		if err := os.MkdirAll(filepath.Dir(to), dirMode); err != nil {
 			return false, err
 		}
 		err = os.Link(from, to)
@@ -440,14 +446,7 @@ func (t *Target) linkPlain(srcRemote, dstRemote string) (bool, error) {
 		}
 		err = os.Link(from, to)
 	}
-	if err != nil {
-		return false, nil
-	}
-	if lt, err := os.Lstat(to); err != nil || !os.SameFile(st, lt) {
-		_ = os.Remove(to)
-		return false, nil
-	}
-	return true, nil
+	return err == nil, nil
 }
 
 // GetFile writes rel of snapshot id to w and returns the bytes written.
